@@ -1,0 +1,33 @@
+# Every target creates the virtual environment on first use, so a fresh clone needs only
+# `make run` or `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-postgres lint serve bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/producer-bot console
+
+serve: $(STAMP)
+	$(BIN)/producer-bot serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+# The storage and use-case suites against PostgreSQL (TEST_DATABASE_URL must point at it).
+test-postgres: $(STAMP)
+	$(BIN)/python -m pytest -q -m postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache producer-bot.db

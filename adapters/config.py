@@ -1,0 +1,87 @@
+"""Settings from environment variables (and a `.env` file when present)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dotenv import load_dotenv
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable and what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///producer-bot.db"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    log_level: str = "INFO"
+    # Slack
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_api_url: str | None = None
+    # Teams (the Bot Framework's own variable names)
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_type: str = "MultiTenant"
+    microsoft_app_tenant_id: str | None = None
+    # Language model
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token or self.slack_client_id or self.slack_app_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.microsoft_app_id)
+
+    def platforms(self) -> list[tuple[str, bool, str]]:
+        """(platform, on?, why) for the start-up log line."""
+        slack_why = ("SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN is set"
+                     if self.slack_enabled else "no SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN")
+        teams_why = "MicrosoftAppId is set" if self.teams_enabled else "MicrosoftAppId is not set"
+        return [("slack", self.slack_enabled, slack_why), ("teams", self.teams_enabled, teams_why)]
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
+    if env is None:
+        if dotenv:
+            load_dotenv(override=False)  # real environment variables win over the file
+        env = os.environ
+    port_text = _get(env, "PORT") or "3000"
+    if not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise ConfigError(f"PORT must be a port number (0-65535), got {port_text!r}")
+    settings = Settings(
+        database_url=_get(env, "DATABASE_URL") or Settings.database_url,
+        host=_get(env, "HOST") or Settings.host,
+        port=int(port_text),
+        log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
+        slack_bot_token=_get(env, "SLACK_BOT_TOKEN"),
+        slack_signing_secret=_get(env, "SLACK_SIGNING_SECRET"),
+        slack_app_token=_get(env, "SLACK_APP_TOKEN"),
+        slack_client_id=_get(env, "SLACK_CLIENT_ID"),
+        slack_client_secret=_get(env, "SLACK_CLIENT_SECRET"),
+        slack_api_url=_get(env, "SLACK_API_URL"),
+        microsoft_app_id=_get(env, "MicrosoftAppId"),
+        microsoft_app_password=_get(env, "MicrosoftAppPassword"),
+        microsoft_app_type=_get(env, "MicrosoftAppType") or "MultiTenant",
+        microsoft_app_tenant_id=_get(env, "MicrosoftAppTenantId"),
+        openai_api_key=_get(env, "OPENAI_API_KEY"),
+        openai_base_url=_get(env, "OPENAI_BASE_URL"),
+        openai_model=_get(env, "OPENAI_MODEL"),
+    )
+    return settings

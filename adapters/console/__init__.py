@@ -1,0 +1,161 @@
+"""The console adapter: chat with the bot in a terminal, through the same core and storage.
+
+One terminal can play every part: `:as NAME [ROLE]` switches who is talking, so a newcomer can
+walk the engineer, stakeholder and producer through the whole loop without an account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.model import InboundMessage, Outgoing, Role, Team, Where
+from bot.ports import Sender, Sent
+from bot.service import Bot
+
+PLATFORM = "console"
+TEAM = Team(PLATFORM, "local")
+CHANNEL = "console"
+
+_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_ITALIC = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
+
+META_HELP = """Console commands:
+  :as NAME [ROLE]   talk as someone else (ROLE: producer, engineer or stakeholder)
+  :who              who you are now
+  :quit             leave (Ctrl-D works too)
+Anything else goes to the bot; try `help`."""
+
+
+def plain(text: str) -> str:
+    """Neutral markup to terminal text: mentions as @name, emphasis markers dropped."""
+    text = _MENTION.sub(lambda m: "@" + m.group(1), text)
+    text = _BOLD.sub(r"\1", text)
+    return _ITALIC.sub(r"\1", text)
+
+
+def render(out: Outgoing) -> str:
+    if out.to_user:
+        head = f"bot → @{out.to_user} (direct): "
+    elif out.private_to:
+        head = f"bot → @{out.private_to} (only they see this): "
+    else:
+        head = "bot: "
+    lines = [head + plain(out.text)]
+    for section in out.sections:
+        if section.title:
+            lines.append(f"  == {plain(section.title)} ==")
+        lines += ["  " + plain(line) for line in section.text.split("\n")]
+    if out.actions:
+        buttons = "  ".join(f"[{a.label}: {a.command}{' <reason>' if a.needs_reason else ''}]"
+                            for a in out.actions)
+        lines.append("  " + buttons)
+    return "\n".join(lines)
+
+
+class ConsoleSender(Sender):
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.count = 0
+
+    async def send(self, message: Outgoing) -> Sent:
+        self.count += 1
+        self.write(render(message))
+        return Sent(message_id=f"console-{self.count}", channel=message.where.channel)
+
+
+def to_inbound(line: str, user: str, at: datetime | None = None) -> InboundMessage:
+    return InboundMessage(
+        where=Where(PLATFORM, TEAM.tenant, CHANNEL),
+        user=user,
+        text=line,
+        event_id=f"console-{uuid.uuid4()}",
+        at=at or datetime.now(UTC),
+        direct=True,
+        user_name=user,
+    )
+
+
+class Console:
+    def __init__(self, bot: Bot, user: str, out: TextIO) -> None:
+        self.bot = bot
+        self.user = user
+        self.out = out
+
+    def write(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    async def set_role(self, user: str, role: Role | None) -> None:
+        """The console is a local admin tool: it may set roles directly. With no role given,
+        the first person in a team without a producer becomes its producer, so the demo works."""
+        async with self.bot.uow_factory() as uow:
+            await uow.teams.ensure(TEAM)
+            await uow.members.ensure(TEAM, user, name=user)
+            if role is None:
+                members = await uow.members.list(TEAM)
+                if not any(m.role == Role.PRODUCER for m in members):
+                    role = Role.PRODUCER
+                    self.write(f"(@{user} is this team's producer: nobody else was yet)")
+            if role is not None:
+                await uow.members.set_role(TEAM, user, role)
+            await uow.commit()
+
+    async def meta(self, line: str) -> bool:
+        """Handle a `:` line; False to stop."""
+        words = line[1:].split()
+        if not words or words[0] in ("help", "h", "?"):
+            self.write(META_HELP)
+        elif words[0] in ("quit", "q", "exit"):
+            return False
+        elif words[0] == "who":
+            self.write(f"(you are @{self.user})")
+        elif words[0] == "as" and len(words) in (2, 3):
+            role = None
+            if len(words) == 3:
+                if words[2].lower() not in {r.value for r in Role}:
+                    self.write("(roles are producer, engineer and stakeholder)")
+                    return True
+                role = Role(words[2].lower())
+            self.user = words[1].lstrip("@")
+            await self.set_role(self.user, role)
+            self.write(f"(you are now @{self.user}{f', {role.value}' if role else ''})")
+        else:
+            self.write(f"(unknown console command {words[0]!r}; :help lists them)")
+        return True
+
+    async def say(self, line: str) -> None:
+        await self.bot.receive(to_inbound(line, self.user))
+        await self.bot.drain()
+
+    async def run(self, stdin: TextIO, interactive: bool) -> None:
+        if interactive:
+            self.write("producer-bot console. Type `help` for commands, `:help` for console "
+                       "commands, Ctrl-D to leave.")
+        while True:
+            if interactive:
+                print(f"{self.user}> ", end="", file=self.out, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:  # EOF
+                if interactive:
+                    self.write("")
+                return
+            line = line.rstrip("\n")
+            if not interactive and line.strip():
+                self.write(f"{self.user}> {line}")  # a scripted session reads as a transcript
+            if not line.strip():
+                continue
+            if line.startswith(":"):
+                if not await self.meta(line.strip()):
+                    return
+                continue
+            await self.say(line)
+
+
+def interactive(stream: TextIO = sys.stdin) -> bool:
+    return stream.isatty()

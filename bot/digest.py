@@ -1,0 +1,212 @@
+"""Digests: built as data first (`Digest`), rendered second, so every platform shows the same
+numbers and the numbers are tested once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.model import (
+    OPEN_REQUEST_STATES,
+    Action,
+    Blocker,
+    Outgoing,
+    Request,
+    RequestState,
+    Role,
+    Section,
+    Team,
+    Where,
+)
+from bot.ports import UnitOfWork
+from bot.text import age, mention, one_line
+
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class BlockerLine:
+    number: int
+    text: str
+    owner: str
+    unblocker: str | None
+    opened_at: datetime
+    age: str
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    number: int
+    title: str
+    state: str
+    requester: str
+    problem: str | None
+    age: str
+
+
+@dataclass(frozen=True)
+class Participation:
+    answered: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Digest:
+    team: Team
+    period: str
+    start: datetime
+    end: datetime
+    open_blockers: tuple[BlockerLine, ...]  # oldest first
+    resolved_blockers: tuple[BlockerLine, ...]  # resolved within the period
+    requests_by_state: tuple[tuple[str, tuple[RequestLine, ...]], ...]  # open states, in order
+    waiting_for_decision: tuple[RequestLine, ...]
+    awaiting_confirmation: tuple[RequestLine, ...]  # delivered, requester has not answered
+    solved: tuple[RequestLine, ...]  # outcomes accepted within the period
+    new_requests: int
+    new_blockers: int
+    standups: Participation
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing open and nothing happened: the digest is one line, not an empty report."""
+        return not (
+            self.open_blockers or self.resolved_blockers or self.requests_by_state
+            or self.solved or self.standups.answered
+        )
+
+    @property
+    def headline(self) -> str:
+        if self.quiet:
+            return f"Nothing open and nothing changed this {self.period}."
+        parts = []
+        if self.open_blockers:
+            n = len(self.open_blockers)
+            parts.append(f"{n} blocker{'s' if n != 1 else ''} open, oldest {self.open_blockers[0].age}")
+        else:
+            parts.append("no open blockers")
+        if self.waiting_for_decision:
+            n = len(self.waiting_for_decision)
+            parts.append(f"{n} request{'s' if n != 1 else ''} waiting for your decision")
+        if self.solved:
+            n = len(self.solved)
+            parts.append(f"{n} deliver{'ies' if n != 1 else 'y'} accepted")
+        return "; ".join(parts).capitalize() + "."
+
+
+def _blocker_line(b: Blocker, now: datetime) -> BlockerLine:
+    return BlockerLine(b.number, b.text, b.owner, b.unblocker, b.opened_at, age(b.opened_at, now))
+
+
+def _request_line(r: Request, now: datetime) -> RequestLine:
+    return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
+                       age(r.created_at, now))
+
+
+async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime) -> Digest:
+    """A fixed number of queries whatever the team's size."""
+    start = now - PERIODS[period]
+    open_blockers = await uow.blockers.open(team)
+    resolved = await uow.blockers.resolved_between(team, start, now)
+    open_requests = await uow.requests.list(team, states=OPEN_REQUEST_STATES)
+    closed = await uow.requests.changed_between(team, start, now)
+    answers = await uow.standups.between(team, start, now)
+    members = await uow.members.list(team)
+
+    by_state = []
+    for state in OPEN_REQUEST_STATES:
+        lines = tuple(_request_line(r, now) for r in open_requests if r.state == state)
+        if lines:
+            by_state.append((state.value, lines))
+    answered = sorted({a.user for a in answers})
+    expected = sorted(m.user for m in members if m.role != Role.STAKEHOLDER)
+    new_blockers = sum(1 for b in open_blockers if b.opened_at >= start) + sum(
+        1 for b in resolved if b.opened_at >= start)
+    new_requests = sum(1 for r in open_requests + closed if r.created_at >= start)
+    return Digest(
+        team=team,
+        period=period,
+        start=start,
+        end=now,
+        open_blockers=tuple(_blocker_line(b, now) for b in open_blockers),
+        resolved_blockers=tuple(_blocker_line(b, now) for b in resolved),
+        requests_by_state=tuple(by_state),
+        waiting_for_decision=tuple(
+            _request_line(r, now) for r in open_requests
+            if r.state == RequestState.READY_FOR_REVIEW),
+        awaiting_confirmation=tuple(
+            _request_line(r, now) for r in open_requests if r.state == RequestState.DELIVERED),
+        solved=tuple(_request_line(r, now) for r in closed if r.state == RequestState.SOLVED),
+        new_requests=new_requests,
+        new_blockers=new_blockers,
+        standups=Participation(tuple(answered), tuple(u for u in expected if u not in answered)),
+    )
+
+
+def _blocker_text(b: BlockerLine) -> str:
+    waiting = f", waiting on {b.unblocker}" if b.unblocker else ""
+    return f"• #{b.number} {one_line(b.text, 90)} ({mention(b.owner)}, {b.age}{waiting})"
+
+
+def _request_text(r: RequestLine, with_problem: bool = True) -> str:
+    line = f"• #{r.number} *{one_line(r.title, 80)}* ({mention(r.requester)})"
+    if with_problem:
+        line += f"\n    Problem: {one_line(r.problem, 140) if r.problem else '_not stated yet_'}"
+    return line
+
+
+def digest_sections(d: Digest) -> tuple[Section, ...]:
+    if d.quiet:
+        return ()
+    sections = []
+    decisions = [_request_text(r) for r in d.waiting_for_decision]
+    decisions += [f"{_request_text(r, False)} delivered; waiting for the requester to confirm"
+                  for r in d.awaiting_confirmation]
+    if decisions:
+        sections.append(Section("\n".join(decisions), title="Decisions needed"))
+    if d.open_blockers:
+        sections.append(Section("\n".join(_blocker_text(b) for b in d.open_blockers),
+                                title="Open blockers, oldest first"))
+    if d.resolved_blockers:
+        sections.append(Section("\n".join(_blocker_text(b) for b in d.resolved_blockers),
+                                title=f"Blockers resolved this {d.period}"))
+    for state, lines in d.requests_by_state:
+        sections.append(Section("\n".join(_request_text(r) for r in lines),
+                                title=f"Requests {state} ({len(lines)})"))
+    if d.solved:
+        sections.append(Section("\n".join(_request_text(r) for r in d.solved),
+                                title="Delivered and accepted"))
+    s = d.standups
+    if s.answered or s.missing:
+        total = len(s.answered) + len(s.missing)
+        line = f"{len(s.answered)} of {total} posted an update this {d.period}"
+        if s.missing:
+            line += " (not yet: " + ", ".join(mention(u) for u in s.missing) + ")"
+        sections.append(Section(line, title="Standups"))
+    return tuple(sections)
+
+
+def digest_actions(d: Digest) -> tuple[Action, ...]:
+    # Buttons for the first few decisions; the rest are a command away.
+    return tuple(
+        Action(f"Accept #{r.number}", f"accept {r.number}", style="primary")
+        for r in d.waiting_for_decision[:3]
+    )
+
+
+def digest_message(d: Digest, where: Where, **kwargs: object) -> Outgoing:
+    title = f"{'Daily' if d.period == 'day' else 'Weekly'} digest"
+    return Outgoing(
+        where=where,
+        text=f"{title}: {d.headline}",
+        sections=digest_sections(d),
+        actions=digest_actions(d),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def render_text(d: Digest) -> str:
+    """The digest as plain text (console, CLI, notification fallbacks)."""
+    lines = [f"{'Daily' if d.period == 'day' else 'Weekly'} digest: {d.headline}"]
+    for section in digest_sections(d):
+        lines += ["", section.title or "", section.text]
+    return "\n".join(lines)

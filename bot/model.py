@@ -1,0 +1,244 @@
+"""Domain types of the conversation core.
+
+Plain frozen dataclasses: no platform, database or LLM library appears here, so the same values
+travel from any adapter through the core into storage and back out to any renderer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Team:
+    """A tenant: one Slack workspace, one Teams tenant, or the local console."""
+
+    platform: str  # "slack" | "teams" | "console"
+    tenant: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.tenant}"
+
+    @classmethod
+    def parse(cls, text: str) -> Team:
+        platform, sep, tenant = text.partition(":")
+        if not sep or not platform or not tenant:
+            raise ValueError(f"expected PLATFORM:TENANT, got {text!r}")
+        return cls(platform, tenant)
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a chat platform."""
+
+    platform: str
+    tenant: str
+    channel: str
+    thread: str | None = None
+
+    @property
+    def team(self) -> Team:
+        return Team(self.platform, self.tenant)
+
+    def in_thread(self, thread: str | None) -> Where:
+        return Where(self.platform, self.tenant, self.channel, thread)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """Something a person said or did, translated by an adapter.
+
+    Button clicks arrive here too: an action carries the text command it stands for, so a click
+    and a typed command go through the same parsing and the same permission checks.
+    """
+
+    where: Where
+    user: str
+    text: str
+    event_id: str  # dedupe key, unique per platform
+    at: datetime
+    command: str | None = None  # "request", "blocker", ... when it came as a slash command
+    message_id: str | None = None  # the platform's id of this message (Slack ts), to reply in thread
+    direct: bool = False  # said in a 1:1 conversation with the bot
+    addressed: bool = False  # the bot was @mentioned: bare commands apply, as in a 1:1
+    user_name: str | None = None
+    user_tz: str | None = None  # IANA zone, when the platform told us
+
+
+class Role(StrEnum):
+    PRODUCER = "producer"
+    ENGINEER = "engineer"
+    STAKEHOLDER = "stakeholder"
+
+
+class BlockerStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"  # "not a blocker": kept for the record, never counted
+
+
+class RequestState(StrEnum):
+    NEEDS_DISCOVERY = "needs-discovery"
+    READY_FOR_REVIEW = "ready-for-review"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    IN_PROGRESS = "in-progress"
+    DELIVERED = "delivered"
+    SOLVED = "solved"  # the requester confirmed the delivery solved their problem
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_REQUEST_STATES = (
+    RequestState.NEEDS_DISCOVERY,
+    RequestState.READY_FOR_REVIEW,
+    RequestState.ACCEPTED,
+    RequestState.IN_PROGRESS,
+    RequestState.DELIVERED,
+)
+
+
+@dataclass
+class Member:
+    team: Team
+    user: str
+    role: Role = Role.ENGINEER
+    name: str | None = None
+    tz: str | None = None
+    away_until: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.user
+
+
+@dataclass
+class Blocker:
+    team: Team
+    number: int
+    text: str
+    reporter: str
+    channel: str
+    opened_at: datetime
+    thread: str | None = None
+    blocked_on: str | None = None
+    unblocker: str | None = None
+    source: str = "command"  # "command" | "message" | "standup" | "shortcut"
+    status: BlockerStatus = BlockerStatus.OPEN
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    escalated_at: datetime | None = None
+
+    @property
+    def owner(self) -> str:
+        # The reporter owns the blocker until someone reassigns it; the unblocker is who can end it.
+        return self.reporter
+
+    def age(self, now: datetime) -> float:
+        """Age in days, fractional."""
+        return max(0.0, (now - self.opened_at).total_seconds() / 86400)
+
+
+@dataclass(frozen=True)
+class DiscoveryQuestion:
+    field: str
+    text: str
+    required: bool
+
+
+# Asked one at a time, in this order. Only the problem is required before a request can be
+# reviewed; the rest make it better and can be skipped.
+DISCOVERY_QUESTIONS: tuple[DiscoveryQuestion, ...] = (
+    DiscoveryQuestion("problem", "What problem does this solve?", True),
+    DiscoveryQuestion("who", "Who has this problem? (a team, a kind of customer, a person)", False),
+    DiscoveryQuestion("coping", "How do they cope with it today?", False),
+    DiscoveryQuestion("success", "How will we know it worked?", False),
+)
+
+
+@dataclass
+class Request:
+    team: Team
+    number: int
+    title: str
+    requester: str
+    channel: str
+    created_at: datetime
+    thread: str | None = None
+    state: RequestState = RequestState.NEEDS_DISCOVERY
+    answers: dict[str, str] = field(default_factory=dict)
+    discovery_step: int = 0  # index into DISCOVERY_QUESTIONS of the question awaiting an answer
+    followup_asked: bool = False  # the one "that sounds like a solution" follow-up was asked
+    discovery_direct: bool = False  # discovery runs in a 1:1 conversation (no thread)
+    decision_reason: str | None = None
+    decided_by: str | None = None
+    ready_at: datetime | None = None
+    decided_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivery_note: str | None = None
+    outcome_at: datetime | None = None
+    outcome_note: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def problem(self) -> str | None:
+        return self.answers.get("problem")
+
+    @property
+    def in_discovery(self) -> bool:
+        return self.discovery_step < len(DISCOVERY_QUESTIONS) and self.state in (
+            RequestState.NEEDS_DISCOVERY,
+            RequestState.READY_FOR_REVIEW,
+        )
+
+    @property
+    def current_question(self) -> DiscoveryQuestion | None:
+        if not self.in_discovery:
+            return None
+        return DISCOVERY_QUESTIONS[self.discovery_step]
+
+
+@dataclass
+class StandupAnswer:
+    team: Team
+    user: str
+    text: str
+    at: datetime
+    channel: str
+
+
+# ---- what the bot says -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """A block of the message. `text` uses a tiny neutral markup: *bold* and line breaks;
+    user mentions are written `<@USER>` and rendered by each adapter."""
+
+    text: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button. `command` is the text command it runs, as if the clicking user had typed it."""
+
+    label: str
+    command: str
+    style: str | None = None  # "primary" | "danger"
+    needs_reason: bool = False  # ask the user for a line of text first; appended to the command
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A platform-neutral message. Adapters render it to Block Kit, Adaptive Cards or text."""
+
+    where: Where
+    text: str  # always present: notifications and screen readers use it
+    sections: tuple[Section, ...] = ()
+    actions: tuple[Action, ...] = ()
+    private_to: str | None = None  # visible only to this user, inside `where` (ephemeral)
+    to_user: str | None = None  # deliver as a 1:1 message to this user; where.channel is ignored
+    key: str | None = None  # e.g. "request:7": the sent message's id is remembered under it

@@ -1,0 +1,221 @@
+"""The ports the core needs. Storage and adapters implement them; the core only sees these.
+
+Repositories hand out plain domain objects (bot.model) and take them back with `save`. Every
+method is scoped by a Team: there is no way to ask for another tenant's rows by accident.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
+
+from bot.model import (
+    Blocker,
+    InboundMessage,
+    Member,
+    Outgoing,
+    Request,
+    RequestState,
+    Role,
+    StandupAnswer,
+    Team,
+    Where,
+)
+
+
+class Teams(ABC):
+    @abstractmethod
+    async def ensure(self, team: Team) -> None:
+        """Create the team's row if it is new (idempotent, safe under concurrency)."""
+
+    @abstractmethod
+    async def next_number(self, team: Team, kind: str) -> int:
+        """The next per-team number for "blocker" or "request" (#1, #2, ...)."""
+
+
+class Members(ABC):
+    @abstractmethod
+    async def ensure(self, team: Team, user: str, name: str | None = None,
+                     tz: str | None = None) -> Member: ...
+
+    @abstractmethod
+    async def get(self, team: Team, user: str) -> Member | None: ...
+
+    @abstractmethod
+    async def set_role(self, team: Team, user: str, role: Role) -> None: ...
+
+    @abstractmethod
+    async def list(self, team: Team) -> list[Member]: ...
+
+
+class Blockers(ABC):
+    @abstractmethod
+    async def add(self, blocker: Blocker) -> None: ...
+
+    @abstractmethod
+    async def get(self, team: Team, number: int) -> Blocker | None: ...
+
+    @abstractmethod
+    async def save(self, blocker: Blocker) -> None: ...
+
+    @abstractmethod
+    async def open(self, team: Team, reporter: str | None = None) -> list[Blocker]:
+        """Open blockers, oldest first."""
+
+    @abstractmethod
+    async def resolved_between(self, team: Team, start: datetime, end: datetime) -> list[Blocker]: ...
+
+
+class Requests(ABC):
+    @abstractmethod
+    async def add(self, request: Request) -> None: ...
+
+    @abstractmethod
+    async def get(self, team: Team, number: int) -> Request | None: ...
+
+    @abstractmethod
+    async def save(self, request: Request) -> None: ...
+
+    @abstractmethod
+    async def list(self, team: Team, states: Sequence[RequestState] | None = None,
+                   requester: str | None = None) -> list[Request]:
+        """Requests oldest first, optionally filtered."""
+
+    @abstractmethod
+    async def changed_between(self, team: Team, start: datetime, end: datetime) -> list[Request]:
+        """Closed requests (solved, declined, withdrawn) whose last change falls in the window."""
+
+    @abstractmethod
+    async def in_direct_discovery(self, team: Team, user: str, channel: str) -> Request | None:
+        """The user's newest request whose discovery runs in this 1:1 conversation."""
+
+    @abstractmethod
+    async def by_thread(self, team: Team, channel: str, thread: str) -> Request | None: ...
+
+
+class Standups(ABC):
+    @abstractmethod
+    async def add(self, answer: StandupAnswer) -> None: ...
+
+    @abstractmethod
+    async def between(self, team: Team, start: datetime, end: datetime) -> list[StandupAnswer]: ...
+
+
+class MessageRefs(ABC):
+    """What the platform called the messages the bot sent, remembered by their Outgoing.key."""
+
+    @abstractmethod
+    async def remember(self, team: Team, key: str, channel: str, message_id: str) -> None: ...
+
+    @abstractmethod
+    async def key_for(self, team: Team, channel: str, message_id: str) -> str | None: ...
+
+
+class Inbox(ABC):
+    @abstractmethod
+    async def add(self, message: InboundMessage) -> int | None:
+        """Store an inbound event; None when (platform, event id) is already there."""
+
+    @abstractmethod
+    async def claim(self, inbox_id: int) -> InboundMessage | None:
+        """Mark a pending event handled, inside this unit of work, and return it.
+
+        None when it is not pending (already handled, possibly by another process): the mark
+        commits together with the effects, so an event's effects happen exactly once.
+        """
+
+    @abstractmethod
+    async def pending(self, limit: int) -> list[int]: ...
+
+    @abstractmethod
+    async def fail(self, inbox_id: int, error: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    message: Outgoing
+    attempts: int
+
+
+class Outbox(ABC):
+    @abstractmethod
+    async def add(self, message: Outgoing) -> None: ...
+
+    @abstractmethod
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        """Lease due messages for sending; a lease that runs out (a crash) frees them again."""
+
+    @abstractmethod
+    async def sent(self, item_id: int, now: datetime) -> None: ...
+
+    @abstractmethod
+    async def retry(self, item_id: int, at: datetime, error: str) -> None: ...
+
+    @abstractmethod
+    async def give_up(self, item_id: int, error: str) -> None: ...
+
+    @abstractmethod
+    async def backlog(self) -> int: ...
+
+
+class UnitOfWork(ABC):
+    """One transaction. Leaving the `async with` block without `commit()` rolls back."""
+
+    teams: Teams
+    members: Members
+    blockers: Blockers
+    requests: Requests
+    standups: Standups
+    refs: MessageRefs
+    inbox: Inbox
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.rollback()
+
+    @abstractmethod
+    async def commit(self) -> None: ...
+
+    @abstractmethod
+    async def rollback(self) -> None: ...
+
+
+# ---- sending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: str | None = None  # the platform's id for the message (Slack ts, Teams activity id)
+    channel: str | None = None  # where it landed (a DM's channel id, say)
+
+
+class RetryLater(Exception):
+    """The platform asked us to slow down or is briefly unavailable."""
+
+    def __init__(self, after: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {after}s")
+        self.after = after
+
+
+class Undeliverable(Exception):
+    """The platform refused the message for good (channel gone, bot removed)."""
+
+
+class Sender(ABC):
+    @abstractmethod
+    async def send(self, message: Outgoing) -> Sent:
+        """Deliver one message; raise RetryLater or Undeliverable when it could not be."""
+
+
+def reply_place(message: InboundMessage) -> Where:
+    """Where an answer to `message` goes: its thread, or a new thread under it in a channel."""
+    if message.direct or message.where.thread:
+        return message.where
+    return message.where.in_thread(message.message_id)

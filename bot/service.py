@@ -1,0 +1,168 @@
+"""The message flow around the core: inbox, core, outbox, senders.
+
+    receive()   store the event in the inbox (a duplicate delivery stops here); the adapter acks
+    process()   claim one inbox row and run the core on it, in one unit of work and one commit
+    dispatch()  lease due outbox rows, send them, mark them sent or schedule a retry
+
+Nothing the bot owes a user lives only in memory: a crash between any two steps leaves rows
+that the next `drain()` picks up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from bot.core import Core
+from bot.model import InboundMessage, Outgoing
+from bot.ports import RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+LEASE_SECONDS = 60.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: 2, 4, 8 ... capped at 5 minutes."""
+    return float(min(300, 2 ** max(1, attempts)))
+
+
+class Bot:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], core: Core,
+                 senders: Mapping[str, Sender], clock: Callable[[], datetime] = utcnow) -> None:
+        self.uow_factory = uow_factory
+        self.core = core
+        self.senders = dict(senders)
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._drain_lock = asyncio.Lock()
+
+    # ---- inbound -------------------------------------------------------------------------
+
+    async def receive(self, msg: InboundMessage) -> bool:
+        """Store an inbound event before it is acknowledged. False for a duplicate delivery."""
+        async with self.uow_factory() as uow:
+            inbox_id = await uow.inbox.add(msg)
+            await uow.commit()
+        if inbox_id is None:
+            log.info("duplicate event ignored", extra={"event_id": msg.event_id})
+            return False
+        self._wake.set()
+        return True
+
+    async def process(self, inbox_id: int) -> bool:
+        """Run the core on one inbox row; False if someone else already handled it."""
+        try:
+            async with self.uow_factory() as uow:
+                msg = await uow.inbox.claim(inbox_id)
+                if msg is None:
+                    return False
+                await self.core.handle(msg, uow)
+                await uow.commit()
+                return True
+        except Exception as exc:  # a bug must not wedge the inbox or go unanswered
+            log.exception("handling inbox row %s failed", inbox_id)
+            await self._failed(inbox_id, exc)
+            return True
+
+    async def _failed(self, inbox_id: int, exc: Exception) -> None:
+        async with self.uow_factory() as uow:
+            msg = await uow.inbox.claim(inbox_id)
+            if msg is None:
+                return
+            await uow.inbox.fail(inbox_id, f"{type(exc).__name__}: {exc}"[:2000])
+            await uow.outbox.add(Outgoing(
+                where=reply_place(msg),
+                text="Sorry, something went wrong on my side and nothing was recorded. "
+                     "Please try again in a minute.",
+                private_to=None if msg.direct else msg.user))
+            await uow.commit()
+
+    async def process_pending(self, limit: int = 200) -> int:
+        handled = 0
+        while True:
+            async with self.uow_factory() as uow:
+                ids = await uow.inbox.pending(limit)
+            if not ids:
+                return handled
+            for inbox_id in ids:
+                handled += await self.process(inbox_id)
+            if len(ids) < limit:
+                return handled
+
+    # ---- outbound ------------------------------------------------------------------------
+
+    async def dispatch(self, limit: int = 100) -> int:
+        """Send what is due now; returns how many were sent."""
+        now = self.clock()
+        async with self.uow_factory() as uow:
+            items = await uow.outbox.claim_due(now, limit, LEASE_SECONDS)
+            await uow.commit()
+        sent = 0
+        for item in items:
+            sender = self.senders.get(item.message.where.platform)
+            outcome: tuple[str, float, str] | None = None
+            result = None
+            if sender is None:
+                outcome = ("give_up", 0, f"no sender for {item.message.where.platform}")
+            else:
+                try:
+                    result = await sender.send(item.message)
+                except RetryLater as exc:
+                    outcome = ("retry", exc.after, str(exc))
+                except Undeliverable as exc:
+                    outcome = ("give_up", 0, str(exc))
+                except Exception as exc:  # network errors and the like: try again later
+                    log.warning("sending outbox row %s failed: %s", item.id, exc)
+                    outcome = ("retry", backoff(item.attempts + 1), f"{type(exc).__name__}: {exc}")
+            async with self.uow_factory() as uow:
+                if outcome is None:
+                    await uow.outbox.sent(item.id, self.clock())
+                    key, message_id = item.message.key, result.message_id if result else None
+                    if key and message_id:
+                        channel = (result.channel if result and result.channel
+                                   else item.message.where.channel)
+                        await uow.refs.remember(item.message.where.team, key, channel, message_id)
+                    sent += 1
+                elif outcome[0] == "retry" and item.attempts + 1 < MAX_ATTEMPTS:
+                    at = self.clock() + timedelta(seconds=outcome[1])
+                    await uow.outbox.retry(item.id, at, outcome[2])
+                else:
+                    log.error("giving up on outbox row %s: %s", item.id, outcome[2])
+                    await uow.outbox.give_up(item.id, outcome[2])
+                await uow.commit()
+        return sent
+
+    async def drain(self) -> None:
+        """Process every pending event and send everything due, until there is nothing left."""
+        async with self._drain_lock:
+            while True:
+                handled = await self.process_pending()
+                sent = await self.dispatch()
+                if not handled and not sent:
+                    return
+
+    # ---- background worker ------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_worker(self, poll_seconds: float = 1.0) -> None:
+        """Drain whenever woken, and every `poll_seconds` for retries that came due."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("worker pass failed; retrying on the next tick")

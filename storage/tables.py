@@ -1,0 +1,190 @@
+"""SQLAlchemy 2 typed tables. Every row carries its platform and tenant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone; PostgreSQL does)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("platform", "tenant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    next_blocker: Mapped[int] = mapped_column(Integer, default=0)
+    next_request: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    away_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class BlockerRow(Base):
+    __tablename__ = "blockers"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "number"),
+        Index("ix_blockers_team_status", "platform", "tenant", "status", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    reporter: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(256))
+    thread: Mapped[str | None] = mapped_column(String(256))
+    blocked_on: Mapped[str | None] = mapped_column(String(256))
+    unblocker: Mapped[str | None] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    escalated_at: Mapped[datetime | None]
+
+
+class RequestRow(Base):
+    __tablename__ = "requests"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "number"),
+        Index("ix_requests_team_state", "platform", "tenant", "state"),
+        Index("ix_requests_thread", "platform", "tenant", "channel", "thread"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(400))
+    requester: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(256))
+    thread: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(24))
+    answers: Mapped[dict[str, Any]]
+    discovery_step: Mapped[int] = mapped_column(Integer, default=0)
+    followup_asked: Mapped[bool] = mapped_column(default=False)
+    discovery_direct: Mapped[bool] = mapped_column(default=False)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    delivery_note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None]
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+
+
+class StandupRow(Base):
+    __tablename__ = "standup_answers"
+    __table_args__ = (Index("ix_standups_team_at", "platform", "tenant", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class MessageRefRow(Base):
+    """Platform ids of messages the bot sent, under the key the core gave them."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "channel", "message_id"),
+        Index("ix_message_refs_key", "platform", "tenant", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(256))
+    message_id: Mapped[str] = mapped_column(String(256))
+
+
+class InboxRow(Base):
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id"),
+        Index("ix_inbox_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | done | failed
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
