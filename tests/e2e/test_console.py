@@ -1,0 +1,89 @@
+"""The console as a user runs it: the real `producer-bot` executable, a script on stdin."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = Path(sys.executable).with_name("producer-bot")
+
+SCRIPT = """\
+:as erin engineer
+I'm blocked on staging DB creds, waiting for ops
+:as sam stakeholder
+request CSV export of invoices
+add a button to export
+Finance copies invoice rows into a spreadsheet by hand every Friday; it takes three hours
+the finance team
+a macro that breaks every month
+Friday reconciliation in under 30 minutes
+:as pat producer
+accept 1
+deliver 1 shipped in release 2.4
+:as sam
+solved 1
+:as erin
+resolve 1 ops rotated the creds
+:as pat
+digest
+"""
+
+
+def run_console(tmp_path: Path, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    env.pop("TEST_DATABASE_URL", None)
+    return subprocess.run([str(EXE), "console", *args], input=stdin, capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+def test_the_whole_loop_in_a_scripted_console_session(tmp_path: Path) -> None:
+    result = run_console(tmp_path, SCRIPT, "--user", "pat")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # An engineer's free-text blocker is tracked.
+    assert "tracking it as blocker #1" in out
+    # The stakeholder's solution gets one follow-up, then the four questions run in order.
+    steps = ["What problem does this solve?", "sounds like a solution", "Who has this problem?",
+             "How do they cope with it today?", "How will we know it worked?",
+             "request #1 is ready for review"]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)
+    # The producer accepts and delivers; the requester hears each step and confirms.
+    assert "bot → @sam (direct): Good news: your request #1" in out
+    assert "bot → @sam (direct): Request #1 (CSV export of invoices) was delivered" in out
+    assert "Thanks for confirming: request #1 is done." in out
+    assert "Blocker #1 resolved by @erin" in out
+    # The digest shows all of it.
+    digest = out[out.rindex("Weekly digest"):]
+    assert "Delivered and accepted" in digest and "#1 CSV export of invoices" in digest
+    assert "Problem: Finance copies invoice rows" in digest
+    assert "Blockers resolved this week" in digest and "staging DB creds" in digest
+    assert "1 delivery accepted" in digest
+
+
+def test_a_piped_session_reads_to_eof_and_exits_zero(tmp_path: Path) -> None:
+    result = run_console(tmp_path, "blocker staging creds missing\ndigest\n")
+    assert result.returncode == 0, result.stderr
+    assert "Tracking blocker #1" in result.stdout
+    assert "1 blocker open" in result.stdout
+
+
+def test_the_console_keeps_state_between_runs(tmp_path: Path) -> None:
+    run_console(tmp_path, "request dark mode\n", "--user", "sam")
+    result = run_console(tmp_path, "our support team gets eye strain on night shifts\n",
+                         "--user", "sam")
+    assert "Who has this problem?" in result.stdout
+
+
+def test_bad_console_input_is_answered_not_crashed(tmp_path: Path) -> None:
+    long_line = "blocker " + "é" * 40_000
+    script = f":as\n:bogus\n:as bob wizard\n/nope\n{long_line}\n\x00\x01\n🚧🚧\n"
+    result = run_console(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert "unknown console command" in result.stdout
+    assert "roles are producer, engineer and stakeholder" in result.stdout
+    assert "don't know the command `nope`" in result.stdout
+    assert "Nothing was recorded" in result.stdout
+    assert "Traceback" not in result.stderr

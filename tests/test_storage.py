@@ -1,0 +1,177 @@
+"""The storage layer on a real database: unit of work, inbox, outbox, numbering, migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from bot.model import Blocker, Outgoing, Team, Where
+from storage.db import Database, async_url
+from storage.migrate import current, upgrade
+from storage.tables import Base
+from tests.conftest import NOW, Harness, reset_postgres
+
+TEAM = Team("slack", "T1")
+
+
+def a_blocker(number: int = 1, team: Team = TEAM) -> Blocker:
+    return Blocker(team=team, number=number, text="creds", reporter="U1", channel="C1",
+                   opened_at=NOW)
+
+
+async def test_unit_of_work_rolls_back_unless_committed(db: Database) -> None:
+    async with db.uow() as uow:
+        await uow.teams.ensure(TEAM)
+        await uow.blockers.add(a_blocker())
+        # no commit
+    async with db.uow() as uow:
+        assert await uow.blockers.get(TEAM, 1) is None
+        await uow.blockers.add(a_blocker())
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.blockers.get(TEAM, 1)).text == "creds"
+
+
+async def test_an_exception_inside_the_unit_of_work_rolls_back(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.uow() as uow:
+            await uow.blockers.add(a_blocker())
+            raise RuntimeError("boom")
+    async with db.uow() as uow:
+        assert await uow.blockers.get(TEAM, 1) is None
+
+
+async def test_numbers_are_per_team_and_never_reused(db: Database) -> None:
+    other = Team("slack", "T2")
+    async with db.uow() as uow:
+        for team in (TEAM, other):
+            await uow.teams.ensure(team)
+            await uow.teams.ensure(team)  # idempotent
+        got = [await uow.teams.next_number(TEAM, "blocker") for _ in range(3)]
+        got.append(await uow.teams.next_number(other, "blocker"))
+        got.append(await uow.teams.next_number(TEAM, "request"))
+        await uow.commit()
+    assert got == [1, 2, 3, 1, 1]
+
+
+async def test_duplicate_inbox_event_is_ignored(db: Database) -> None:
+    h = Harness(db, TEAM)
+    msg = h.message("U1", "blocker creds")
+    assert await h.bot.receive(msg) is True
+    assert await h.bot.receive(msg) is False  # a platform retry of the same event
+    await h.bot.drain()
+    assert len(h.sender.sent) == 1
+    # Same event id on another platform is a different event.
+    other = h.message("U1", "blocker creds", where=Where("teams", "T1", "c"))
+    other = type(other)(**{**other.__dict__, "event_id": msg.event_id})
+    assert await h.bot.receive(other) is True
+
+
+async def test_an_inbox_row_is_claimed_once(db: Database) -> None:
+    h = Harness(db, TEAM)
+    await h.bot.receive(h.message("U1", "blocker creds"))
+    async with db.uow() as uow:
+        [inbox_id] = await uow.inbox.pending(10)
+    assert await h.bot.process(inbox_id) is True
+    assert await h.bot.process(inbox_id) is False
+    async with db.uow() as uow:
+        assert len(await uow.blockers.open(TEAM)) == 1
+
+
+async def test_restart_mid_discovery_resumes_where_it_was(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    first = Database(url)
+    await upgrade(first.engine)
+    h = Harness(first)
+    await h.say("sam", "request CSV export")
+    await h.say("sam", "finance retypes rows by hand every week")
+    await first.dispose()  # the process stops
+
+    second = Database(url)  # a new process on the same file
+    h2 = Harness(second)
+    h2.count = h.count
+    reply = await h2.reply_text("sam", "the finance team")
+    assert "How do they cope with it today?" in reply
+    async with second.uow() as uow:
+        r = await uow.requests.get(h2.team, 1)
+    assert r.answers == {"problem": "finance retypes rows by hand every week",
+                         "who": "the finance team"}
+    await second.dispose()
+
+
+async def test_outbox_retries_then_gives_up(db: Database) -> None:
+    where = Where("slack", "T1", "C1")
+    async with db.uow() as uow:
+        await uow.outbox.add(Outgoing(where=where, text="hi"))
+        await uow.commit()
+    now = datetime.now(UTC)
+    async with db.uow() as uow:
+        [item] = await uow.outbox.claim_due(now, 10, 60)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await uow.outbox.claim_due(now, 10, 60) == []  # leased
+        assert await uow.outbox.backlog() == 1
+    async with db.uow() as uow:
+        await uow.outbox.retry(item.id, now + timedelta(seconds=5), "429")
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await uow.outbox.claim_due(now, 10, 60) == []
+        [again] = await uow.outbox.claim_due(now + timedelta(seconds=6), 10, 60)
+        assert again.attempts == 1 and again.message.text == "hi"
+        await uow.outbox.give_up(again.id, "gone")
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
+
+
+async def test_an_expired_lease_frees_the_row_again(db: Database) -> None:
+    async with db.uow() as uow:
+        await uow.outbox.add(Outgoing(where=Where("slack", "T1", "C1"), text="hi"))
+        await uow.commit()
+    now = datetime.now(UTC)
+    async with db.uow() as uow:
+        assert len(await uow.outbox.claim_due(now, 10, 60)) == 1
+        await uow.commit()
+    # The sending process died: a minute later the row is due again.
+    async with db.uow() as uow:
+        assert len(await uow.outbox.claim_due(now + timedelta(seconds=61), 10, 60)) == 1
+
+
+def test_plain_database_urls_map_to_async_drivers() -> None:
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert async_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+    with pytest.raises(ValueError, match="unsupported"):
+        async_url("mysql://u@h/db")
+
+
+@pytest.fixture
+async def empty_url(database_url: str) -> str:
+    if not database_url.startswith("sqlite"):
+        await reset_postgres(database_url)
+    return database_url
+
+
+async def test_migrations_upgrade_an_empty_database_to_the_models(empty_url: str) -> None:
+    db = Database(empty_url)
+    try:
+        assert await current(db.engine) is None
+        await upgrade(db.engine)
+        await upgrade(db.engine)  # a second upgrade is a no-op
+        assert await current(db.engine) is not None
+
+        def diff(connection):  # type: ignore[no-untyped-def]
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return compare_metadata(context, Base.metadata), inspect(connection).get_table_names()
+
+        async with db.engine.connect() as conn:
+            differences, tables = await conn.run_sync(diff)
+        assert differences == []  # the migrations build exactly what the models describe
+        assert {"inbox", "outbox", "blockers", "requests", "members", "teams"} <= set(tables)
+    finally:
+        await db.dispose()
