@@ -237,11 +237,7 @@ class Core:
             request.answers["proposed_solution"] = answer
             request.followup_asked = True
             await _save(turn, request)
-            await turn.reply(
-                "That sounds like a solution, which is useful, and I've noted it. What problem "
-                "would it solve? Who is stuck or slowed down today without it, and what does "
-                "that cost them?",
-                where=_discovery_place(turn, request))
+            await turn.reply(_SOLUTION_FOLLOWUP, where=_discovery_place(turn, request))
             return
         else:
             request.answers[question.field] = answer[:MAX_TEXT]
@@ -259,6 +255,10 @@ class Core:
 
 
 # ---- helpers shared by the commands ------------------------------------------------------
+
+_SOLUTION_FOLLOWUP = (
+    "That sounds like a solution, which is useful, and I've noted it. What problem would it "
+    "solve? Who is stuck or slowed down today without it, and what does that cost them?")
 
 
 async def _save(turn: Turn, request: Request) -> None:
@@ -482,7 +482,8 @@ async def cmd_dismiss(core: Core, turn: Turn, args: str) -> None:
 
 
 async def cmd_request(core: Core, turn: Turn, args: str) -> None:
-    title = args.split("\n", 1)[0].strip()
+    form = turn.msg.form or {}
+    title = clean(form.get("title", "")) or args.split("\n", 1)[0].strip()
     if not title:
         await turn.reply(f"What would you like? Usage: {turn.usage('request <short title>')}",
                          private=True)
@@ -499,6 +500,8 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
         channel=msg.where.channel, created_at=turn.now, updated_at=turn.now,
         thread=msg.where.thread, discovery_direct=msg.direct,
     )
+    if form:
+        await _prefill(core, turn, request, form)
     await turn.uow.requests.add(request)
     # Titles against titles: at filing time the title is all we have of the new request.
     candidates = [(r.number, r.title) for r in open_requests]
@@ -514,11 +517,31 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
             "and add your voice there.",
             title=f"{n} similar request{'s' if n != 1 else ''}"))
     where = msg.where if (msg.direct or msg.where.thread) else msg.where.in_thread(None)
+    head = f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*."
+    if not request.in_discovery:
+        await turn.reply(head, sections=tuple(sections), where=where, key=f"request:{number}")
+        await _discovery_finished(turn, request)
+        return
     place = "here" if msg.direct else "in this thread"
-    await turn.reply(
-        f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*. Before it "
-        f"counts, a few quick questions; answer {place}.\n{DISCOVERY_QUESTIONS[0].text}",
-        sections=tuple(sections), where=where, key=f"request:{number}")
+    question = (_SOLUTION_FOLLOWUP if request.followup_asked
+                else DISCOVERY_QUESTIONS[request.discovery_step].text)
+    await turn.reply(f"{head} Before it counts, a few quick questions; answer {place}.\n{question}",
+                     sections=tuple(sections), where=where, key=f"request:{number}")
+
+
+async def _prefill(core: Core, turn: Turn, request: Request, form: dict[str, str]) -> None:
+    """Answers given up front in a form count as answered discovery questions."""
+    for question in DISCOVERY_QUESTIONS:
+        answer = clean(form.get(question.field, ""))[:MAX_TEXT]
+        if answer:
+            request.answers[question.field] = answer
+    problem = request.answers.get("problem")
+    if problem and await core.assistant.is_solution(problem):
+        request.answers["proposed_solution"] = request.answers.pop("problem")
+        request.followup_asked = True
+    if "problem" in request.answers:
+        request.state, request.ready_at = RequestState.READY_FOR_REVIEW, turn.now
+        request.discovery_step = len(DISCOVERY_QUESTIONS)
 
 
 async def cmd_requests(core: Core, turn: Turn, args: str) -> None:
@@ -733,6 +756,45 @@ async def cmd_digest(core: Core, turn: Turn, args: str) -> None:
     await turn.say(digest_message(digest, reply_place(turn.msg)))
 
 
+AGING_DAYS = 2.0  # a blocker older than this is "aging" on the producers' overview
+
+
+async def cmd_home(core: Core, turn: Turn, args: str) -> None:
+    """The user's own overview: Slack shows it as the App Home tab, elsewhere it is a message."""
+    uow, now = turn.uow, turn.now
+    blockers = await uow.blockers.open(turn.team)
+    requests = await uow.requests.list(turn.team, states=OPEN_REQUEST_STATES)
+    mine = [b for b in blockers if b.reporter == turn.user]
+    my_requests = [r for r in requests if r.requester == turn.user]
+    sections = [
+        Section("\n".join(f"• #{b.number} {one_line(b.text, 100)} ({age(b.opened_at, now)})"
+                          for b in mine) or "None. 🎉", title="Your open blockers"),
+        Section("\n".join(f"• #{r.number} *{one_line(r.title, 80)}* ({r.state.value})"
+                          for r in my_requests) or "None open.", title="Your requests"),
+    ]
+    actions = [Action(f"Resolve #{b.number}", f"resolve {b.number}") for b in mine[:5]]
+    actions += [Action(f"Solved #{r.number}", f"solved {r.number}", style="primary")
+                for r in my_requests if r.state == RequestState.DELIVERED][:5]
+    if await _is_producer(turn):
+        aging = [b for b in blockers if b.age(now) >= AGING_DAYS]
+        waiting = [r for r in requests if r.state == RequestState.READY_FOR_REVIEW]
+        sections.append(Section(
+            "\n".join(f"• #{b.number} {one_line(b.text, 90)} ({mention(b.reporter)}, "
+                      f"{age(b.opened_at, now)}"
+                      + (f", waiting on {b.unblocker}" if b.unblocker else "") + ")"
+                      for b in aging) or "None.",
+            title=f"Team blockers older than {AGING_DAYS:g} days"))
+        sections.append(Section(
+            "\n".join(f"• #{r.number} *{one_line(r.title, 80)}* ({mention(r.requester)})\n"
+                      f"    Problem: {one_line(r.problem or '', 140)}" for r in waiting)
+            or "Nothing waiting.", title="Requests waiting for your decision"))
+        actions += [Action(f"Accept #{r.number}", f"accept {r.number}", style="primary")
+                    for r in waiting[:5]]
+    await turn.say(Outgoing(
+        where=turn.msg.where.in_thread(None), text="Your blockers and requests",
+        sections=tuple(sections), actions=tuple(actions), to_user=turn.user, surface="home"))
+
+
 async def cmd_roles(core: Core, turn: Turn, args: str) -> None:
     members = await turn.uow.members.list(turn.team)
     lines = []
@@ -796,6 +858,8 @@ _COMMANDS = (
             "For producers"),
     Command("deliver", "<number> [note]", "mark a request delivered; I ask the requester",
             cmd_deliver, "For producers"),
+    Command("home", "", "your blockers and requests; producers also see what waits for them",
+            cmd_home, "Standups and digests"),
     Command("roles", "", "who is producer, engineer, stakeholder", cmd_roles, "For producers"),
     Command("role", "@someone <role>", "set a role (producers; anyone sets the first producer)",
             cmd_role, "For producers"),

@@ -65,6 +65,7 @@ class InboundMessage:
     addressed: bool = False  # the bot was @mentioned: bare commands apply, as in a 1:1
     user_name: str | None = None
     user_tz: str | None = None  # IANA zone, when the platform told us
+    form: dict[str, str] | None = None  # fields of a submitted form (a modal, a form card)
 
 
 class Role(StrEnum):
@@ -242,3 +243,4 @@ class Outgoing:
     private_to: str | None = None  # visible only to this user, inside `where` (ephemeral)
     to_user: str | None = None  # deliver as a 1:1 message to this user; where.channel is ignored
     key: str | None = None  # e.g. "request:7": the sent message's id is remembered under it
+    surface: str = "message"  # "message", or "home": the user's own overview (Slack's Home tab)

@@ -363,3 +363,20 @@ async def test_a_second_tenant_sees_none_of_the_first_tenants_data(chat: Harness
         assert (await uow.blockers.get(chat.team, 1)).status == BlockerStatus.OPEN
     # Numbers are per team: the other tenant starts at #1 too.
     assert "blocker #1" in await other.reply_text("erin", "blocker theirs")
+
+
+async def test_home_shows_my_items_and_producers_see_what_waits(chat: Harness) -> None:
+    await chat.say("erin", "blocker waiting on ops", at=NOW - timedelta(days=3))
+    n = await file_request(chat)
+    [home] = await chat.say("erin", "home")
+    assert home.surface == "home" and home.to_user == "erin"
+    text = "\n".join(s.text for s in home.sections)
+    assert "#1 waiting on ops (3d)" in text and "Requests waiting" not in flatten_titles(home)
+    [home] = await chat.say("pat", "home")
+    assert "Requests waiting for your decision" in flatten_titles(home)
+    assert f"accept {n}" in [a.command for a in home.actions]
+    assert "waiting on ops" in "\n".join(s.text for s in home.sections)
+
+
+def flatten_titles(out):  # type: ignore[no-untyped-def]
+    return [s.title for s in out.sections]
