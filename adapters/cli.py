@@ -9,12 +9,10 @@ import logging
 import signal
 import sys
 
-from aiohttp import web
-
 from adapters import config
 from adapters.compose import open_app
 from adapters.console import TEAM, Console, ConsoleSender, interactive
-from adapters.server import make_web_app
+from adapters.server import serving
 from bot.digest import PERIODS, build_digest, render_text
 from bot.model import Role, Team
 from bot.service import utcnow
@@ -38,18 +36,10 @@ async def cmd_console(settings: config.Settings, args: argparse.Namespace) -> in
 
 
 async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
-    async with open_app(settings) as app:
-        for platform, enabled, why in settings.platforms():
-            log.info("%s: %s (%s)", platform, "enabled" if enabled else "off", why)
+    async with open_app(settings) as app, serving(app):
         if not any(enabled for _, enabled, _ in settings.platforms()):
             log.warning("no chat platform is configured: serving /healthz only. "
                         "Try `producer-bot console` to talk to the bot locally.")
-        runner = web.AppRunner(make_web_app(app))
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        log.info("listening on http://%s:%s", settings.host, settings.port)
-        worker = asyncio.create_task(app.bot.run_worker())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -57,10 +47,6 @@ async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
-        await runner.cleanup()  # stop taking requests first
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
     return 0
 
 

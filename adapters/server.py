@@ -1,10 +1,19 @@
-"""The one aiohttp server: health endpoints now; Slack and Teams routes mount here too."""
+"""The one aiohttp server: health endpoints, plus the routes of every configured platform."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from adapters.compose import App
+
+log = logging.getLogger(__name__)
 
 APP_KEY: web.AppKey[App] = web.AppKey("producer_bot", App)
 
@@ -27,8 +36,60 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def make_web_app(app: App) -> web.Application:
+    # Slack's largest payloads are well under 1 MB; anything bigger is refused with a 413.
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     return web_app
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    platforms: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serving(app: App, host: str | None = None, port: int | None = None,
+                  worker: bool = True) -> AsyncIterator[Server]:
+    """Run the HTTP server, the configured platforms and the worker until the block exits."""
+    settings = app.settings
+    host = host or settings.host
+    port = settings.port if port is None else port
+    web_app = make_web_app(app)
+    platforms: dict[str, Any] = {}
+    if settings.slack_enabled:
+        from adapters.slack.app import build_slack  # only when Slack is configured
+
+        slack = platforms["slack"] = build_slack(settings, app.bot, app.db.engine)
+        app.bot.senders["slack"] = slack.sender
+        slack.mount(web_app)
+    for name, on, why in settings.platforms():
+        log.info("%s: %s (%s)", name, "enabled" if on else "off", why)
+    runner = web.AppRunner(web_app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1] if runner.addresses else port
+    server = Server(host, bound, platforms)
+    task = asyncio.create_task(app.bot.run_worker()) if worker else None
+    try:
+        for platform in platforms.values():
+            await platform.start()
+        log.info("listening on %s", server.url)
+        yield server
+    finally:
+        for platform in platforms.values():
+            with contextlib.suppress(Exception):
+                await platform.stop()
+        await runner.cleanup()  # stop taking requests before the worker stops
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

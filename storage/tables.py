@@ -186,5 +186,20 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class ConversationRefRow(Base):
+    """How to reach a user or a conversation later (Teams proactive messages need this)."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "scope", "ref_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    scope: Mapped[str] = mapped_column(String(16))  # "user" | "conversation"
+    ref_id: Mapped[str] = mapped_column(String(256))
+    reference: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

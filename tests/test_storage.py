@@ -175,3 +175,15 @@ async def test_migrations_upgrade_an_empty_database_to_the_models(empty_url: str
         assert {"inbox", "outbox", "blockers", "requests", "members", "teams"} <= set(tables)
     finally:
         await db.dispose()
+
+
+async def test_conversation_references_are_saved_replaced_and_scoped(db: Database) -> None:
+    from storage.conversations import ConversationStore
+
+    store = ConversationStore(db)
+    teams_a, teams_b = Team("teams", "tenant-a"), Team("teams", "tenant-b")
+    await store.save(teams_a, "user", "29:abc", {"serviceUrl": "http://one"})
+    await store.save(teams_a, "user", "29:abc", {"serviceUrl": "http://two"})
+    assert await store.get(teams_a, "user", "29:abc") == {"serviceUrl": "http://two"}
+    assert await store.get(teams_b, "user", "29:abc") is None
+    assert await store.get(teams_a, "conversation", "29:abc") is None

@@ -1,0 +1,314 @@
+"""Slack over slack-bolt: verify, translate, store in the inbox, acknowledge. Nothing slow runs
+before the acknowledgement; the bot's worker does the rest and replies through the outbox.
+
+`process_before_response=True` makes Bolt finish our listener (one inbox insert) before it
+answers Slack, so an event is stored before it is acknowledged; if the database is down the
+answer is a 5xx and Slack retries instead of the event being lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.config import ConfigError, Settings
+from adapters.slack import translate
+from adapters.slack.render import home_view, message_payload, reason_modal, request_modal
+from bot.model import Outgoing
+from bot.ports import RetryLater, Sender, Sent, Undeliverable
+from bot.service import Bot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+# The fewest scopes that work: post and DM (chat:write, im:write), slash commands, read the
+# messages of channels the bot was invited to and of its DMs, and people's time zones.
+SCOPES = ["chat:write", "commands", "im:write", "channels:history", "groups:history",
+          "im:history", "users:read"]
+SLASH_COMMANDS = ("/request", "/blocker", "/standup", "/digest", "/producer")
+
+# Slack errors that no retry will fix: the message is given up and logged.
+_TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                     "request_timeout"}
+
+
+def retry_handlers() -> list[Any]:
+    return [AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=1)]
+
+
+def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url or DEFAULT_API_URL,
+                          retry_handlers=retry_handlers())
+
+
+def _header(headers: Any, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else value
+    return None
+
+
+class SlackSender(Sender):
+    """Delivers Outgoing messages with the Web API; one client per workspace token."""
+
+    def __init__(self, client_for: Callable[[str], Awaitable[AsyncWebClient]]) -> None:
+        self.client_for = client_for
+
+    async def send(self, message: Outgoing) -> Sent:
+        client = await self.client_for(message.where.tenant)
+        try:
+            return await self._send(client, message)
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error") if hasattr(response, "get") else None
+            if response.status_code == 429 or error == "ratelimited":
+                after = _header(response.headers, "Retry-After") or "1"
+                raise RetryLater(float(after) if after.isdigit() else 1.0, "ratelimited") from exc
+            if response.status_code >= 500 or error in _TRANSIENT_ERRORS:
+                raise RetryLater(5.0, f"slack {response.status_code} {error}") from exc
+            raise Undeliverable(f"slack refused: {error}") from exc
+
+    async def _send(self, client: AsyncWebClient, message: Outgoing) -> Sent:
+        if message.surface == "home":
+            user = message.to_user or message.private_to
+            await client.views_publish(user_id=user, view=home_view(message))
+            return Sent()
+        channel = message.where.channel
+        thread = message.where.thread
+        if message.to_user:
+            opened = await client.conversations_open(users=message.to_user)
+            channel, thread = opened["channel"]["id"], None
+        payload = message_payload(message)
+        if message.private_to:
+            await client.chat_postEphemeral(channel=channel, user=message.private_to,
+                                            thread_ts=thread, **payload)
+            return Sent(channel=channel)
+        posted = await client.chat_postMessage(channel=channel, thread_ts=thread, **payload)
+        return Sent(message_id=posted.get("ts"), channel=posted.get("channel") or channel)
+
+
+@dataclass
+class Slack:
+    app: AsyncApp
+    sender: SlackSender
+    settings: Settings
+    installation_store: AsyncSQLAlchemyInstallationStore | None = None
+    state_store: AsyncSQLAlchemyOAuthStateStore | None = None
+    socket: AsyncSocketModeHandler | None = field(default=None, repr=False)
+
+    def mount(self, web_app: web.Application) -> None:
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await self.app.async_dispatch(
+                await to_bolt_request(request)))
+
+        if self.settings.slack_signing_secret:
+            web_app.router.add_post("/slack/events", events)
+        flow = self.app.oauth_flow
+        if flow is not None:
+            async def install(request: web.Request) -> web.Response:
+                return await to_aiohttp_response(await flow.handle_installation(
+                    await to_bolt_request(request)))
+
+            async def oauth_redirect(request: web.Request) -> web.Response:
+                try:
+                    return await to_aiohttp_response(await flow.handle_callback(
+                        await to_bolt_request(request)))
+                except Exception:  # Slack unreachable: a clear page, not a 500 traceback
+                    log.exception("Slack OAuth callback failed")
+                    return web.Response(status=502, text="Could not reach Slack to finish the "
+                                        "installation. Please try installing again.")
+
+            web_app.router.add_get("/slack/install", install)
+            web_app.router.add_get("/slack/oauth_redirect", oauth_redirect)
+
+    async def start(self) -> None:
+        if self.installation_store and self.state_store:
+            # slack_sdk's own tables, created in the bot's database (idempotent).
+            await self.installation_store.create_tables()
+            await self.state_store.create_tables()
+        if self.settings.slack_app_token:
+            self.socket = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+            # connect_async retries forever on failure; a bad token must not hang start-up.
+            await asyncio.wait_for(self.socket.connect_async(), timeout=30)
+            log.info("slack: connected in Socket Mode")
+
+    async def stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.close_async()
+
+
+def check(settings: Settings) -> None:
+    """Fail fast, naming the variable, instead of answering every request with a 500."""
+    if settings.slack_app_token and not (settings.slack_bot_token or settings.slack_client_id):
+        raise ConfigError("SLACK_APP_TOKEN (Socket Mode) also needs SLACK_BOT_TOKEN: the bot "
+                          "token under OAuth & Permissions in your Slack app's settings")
+    if not settings.slack_app_token and not settings.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required to verify Slack's requests: find it "
+                          "under Basic Information > App Credentials in your Slack app's settings")
+    if settings.slack_client_id and not settings.slack_client_secret:
+        raise ConfigError("SLACK_CLIENT_ID is set but SLACK_CLIENT_SECRET is not: both come from "
+                          "Basic Information > App Credentials")
+
+
+def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
+    check(settings)
+    client = web_client(settings, settings.slack_bot_token)
+    kwargs: dict[str, Any] = dict(
+        # Socket Mode needs no signing secret; the HTTP route is then not mounted at all.
+        signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
+        client=client,
+        process_before_response=True,
+    )
+    installation_store = state_store = None
+    if settings.slack_client_id and not settings.slack_bot_token:
+        installation_store = AsyncSQLAlchemyInstallationStore(
+            client_id=settings.slack_client_id, engine=engine)
+        state_store = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
+        kwargs.update(
+            installation_store=installation_store,
+            oauth_settings=AsyncOAuthSettings(
+                client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                scopes=SCOPES, installation_store=installation_store, state_store=state_store),
+            # Cached: without it Bolt calls auth.test on every single request.
+            authorize=AsyncInstallationStoreAuthorize(
+                logger=log, installation_store=installation_store,
+                client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                cache_enabled=True, client=client),
+        )
+
+        async def client_for(tenant: str) -> AsyncWebClient:
+            found = await installation_store.async_find_bot(enterprise_id=None, team_id=tenant)
+            if found is None or not found.bot_token:
+                raise Undeliverable(f"no Slack installation for workspace {tenant}")
+            return web_client(settings, found.bot_token)
+    else:
+        async def client_for(tenant: str) -> AsyncWebClient:
+            return client
+
+    app = AsyncApp(**kwargs)
+    register(app, bot)
+    return Slack(app, SlackSender(client_for), settings, installation_store, state_store)
+
+
+def register(app: AsyncApp, bot: Bot) -> None:
+    """The listeners. Each one translates, stores and acknowledges; none does slow work."""
+
+    @app.error
+    async def on_error(error: Exception, response: BoltResponse | None, logger: Any) -> Any:
+        if isinstance(error, translate.BadPayload):
+            log.warning("slack: malformed payload: %s", error)
+            if response is not None:
+                return BoltResponse(status=400, body=f"bad request: {error}")
+        else:
+            log.exception("slack: listener failed", exc_info=error)
+        if response is not None:
+            # 5xx makes Slack retry an event later: better than acknowledging it and losing it.
+            return BoltResponse(status=503, body="temporarily unavailable")
+        return None
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any], context: Any) -> None:
+        msg = translate.message_event(body, context.get("bot_user_id"))
+        if msg is not None:
+            await bot.receive(msg)
+
+    @app.event("app_home_opened")
+    async def on_home(body: dict[str, Any]) -> None:
+        msg = translate.home_opened(body)
+        if msg is not None:
+            await bot.receive(msg)
+
+    # Every other event (joins, reactions, app_uninstalled, ...) is acknowledged and ignored;
+    # without this Bolt answers 404 and Slack keeps retrying them.
+    @app.event(re.compile(".*"))
+    async def on_other_event() -> None:
+        return None
+
+    async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if body.get("command") == "/request" and not (body.get("text") or "").strip():
+            await ack()
+            channel = body.get("channel_id")
+            await client.views_open(trigger_id=body.get("trigger_id"), view=request_modal(
+                {"channel": channel, "direct": translate._is_dm(channel or "")}))
+            return
+        await bot.receive(translate.slash_command(body))
+        await ack()
+
+    for name in SLASH_COMMANDS:
+        app.command(name)(on_command)
+
+    @app.action(re.compile(r"^cmd:\d+$"))
+    async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await bot.receive(translate.button_click(body, str(action.get("value") or "")))
+        await ack()
+
+    @app.action(re.compile(r"^reason:\d+$"))
+    async def on_reason_button(ack: Any, body: dict[str, Any], action: dict[str, Any],
+                               client: AsyncWebClient) -> None:
+        await ack()
+        channel, thread, ts, direct = translate._container_place(body)
+        command = str(action.get("value") or "")
+        label = (action.get("text") or {}).get("text") or "Reason"
+        await client.views_open(trigger_id=body.get("trigger_id"), view=reason_modal(
+            command, label, {"channel": channel, "thread": thread, "message": ts,
+                             "direct": direct}))
+
+    @app.view("reason")
+    async def on_reason(ack: Any, body: dict[str, Any]) -> None:
+        metadata, values = translate.view_submission(body)
+        reason = values.get("reason", "").strip()
+        if not reason:
+            await ack(response_action="errors", errors={"reason": "Please give a reason."})
+            return
+        command = str(metadata.get("command") or "")
+        await bot.receive(translate.submitted(body, metadata, text=f"{command} {reason}"))
+        await ack()
+
+    @app.view("request_form")
+    async def on_request_form(ack: Any, body: dict[str, Any]) -> None:
+        metadata, values = translate.view_submission(body)
+        errors = {}
+        if not values.get("title", "").strip():
+            errors["title"] = "A short title, please."
+        if not values.get("problem", "").strip():
+            errors["problem"] = "This is the one question a request needs."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await bot.receive(translate.submitted(body, metadata, text="", command="request",
+                                              form=values))
+        await ack()
+
+    @app.shortcut("track_blocker")
+    async def on_track_blocker(ack: Any, body: dict[str, Any]) -> None:
+        await bot.receive(translate.message_shortcut(body, "blocker"))
+        await ack()
+
+    @app.shortcut("file_request")
+    async def on_file_request(ack: Any, body: dict[str, Any]) -> None:
+        await bot.receive(translate.message_shortcut(body, "request"))
+        await ack()

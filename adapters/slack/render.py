@@ -1,0 +1,119 @@
+"""Outgoing messages to Block Kit, built with slack_sdk's models, within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.model import DISCOVERY_QUESTIONS, Outgoing
+
+MAX_BLOCKS = 50  # per message (the SDK does not check this one)
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION = 3000
+MAX_BUTTONS = 25
+MAX_FALLBACK = 3000  # the notification text; the blocks carry the rest
+
+# Broadcast mentions a user typed must not ping a whole channel when the bot echoes them.
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>", re.IGNORECASE)
+_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
+
+
+def neutralise(text: str) -> str:
+    text = _BROADCAST.sub(lambda m: "@\u200b" + m.group(1).lower(), text)
+    return _SUBTEAM.sub(lambda m: "@\u200b" + (m.group(1) or "group").lstrip("@"), text)
+
+
+def _chunks(text: str, limit: int = MAX_SECTION) -> list[str]:
+    """Split on line boundaries so each piece fits a section block."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one enormous line: hard cut
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces or [""]
+
+
+def action_id(index: int, needs_reason: bool) -> str:
+    return f"{'reason' if needs_reason else 'cmd'}:{index}"
+
+
+def blocks_for(out: Outgoing, max_blocks: int = MAX_BLOCKS) -> list[Block]:
+    body: list[Block] = [SectionBlock(text=chunk) for chunk in _chunks(neutralise(out.text))]
+    for section in out.sections:
+        text = neutralise((f"*{section.title}*\n" if section.title else "") + section.text)
+        body += [SectionBlock(text=chunk) for chunk in _chunks(text)]
+    buttons = [
+        ButtonElement(text=a.label[:75], action_id=action_id(i, a.needs_reason),
+                      value=a.command[:2000], style=a.style if a.style in ("primary", "danger") else None)
+        for i, a in enumerate(out.actions[:MAX_BUTTONS])
+    ]
+    tail: list[Block] = [ActionsBlock(elements=buttons)] if buttons else []
+    room = max_blocks - len(tail)
+    if len(body) > room:
+        hidden = len(body) - (room - 1)
+        body = body[: room - 1] + [ContextBlock(elements=[MarkdownTextObject(
+            text=f"…and {hidden} more block{'s' if hidden != 1 else ''} not shown here.")])]
+    return body + tail
+
+
+def message_payload(out: Outgoing) -> dict[str, Any]:
+    """Arguments for chat.postMessage / chat.postEphemeral: text fallback plus blocks."""
+    text = neutralise(out.text)
+    if len(text) > MAX_FALLBACK:
+        text = text[: MAX_FALLBACK - 1] + "…"
+    return {"text": text, "blocks": [b.to_dict() for b in blocks_for(out)]}
+
+
+def home_view(out: Outgoing) -> View:
+    return View(type="home", blocks=blocks_for(out, MAX_VIEW_BLOCKS))
+
+
+def _input(block_id: str, label: str, *, optional: bool, multiline: bool, max_length: int,
+           initial: str | None = None) -> InputBlock:
+    return InputBlock(block_id=block_id, label=label, optional=optional, element=PlainTextInputElement(
+        action_id="value", multiline=multiline, max_length=max_length, initial_value=initial))
+
+
+def reason_modal(command: str, label: str, metadata: dict[str, Any]) -> View:
+    """Asks for the line of text an action needs (a decline reason, why "not yet")."""
+    return View(
+        type="modal", callback_id="reason", title=label[:24], submit="Send", close="Cancel",
+        private_metadata=json.dumps({**metadata, "command": command}),
+        blocks=[_input("reason", "Reason (the requester sees it)", optional=False, multiline=True,
+                       max_length=2000)],
+    )
+
+
+def request_modal(metadata: dict[str, Any]) -> View:
+    """`/request` with no title: the title and the discovery questions in one form."""
+    fields = [_input("title", "Title", optional=False, multiline=False, max_length=200)]
+    for question in DISCOVERY_QUESTIONS:
+        fields.append(_input(question.field, question.text, optional=not question.required,
+                             multiline=True, max_length=2000))
+    return View(type="modal", callback_id="request_form", title="New request", submit="File it",
+                close="Cancel", private_metadata=json.dumps(metadata), blocks=fields)
