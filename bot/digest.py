@@ -154,6 +154,16 @@ def _request_text(r: RequestLine, with_problem: bool = True) -> str:
     return line
 
 
+MAX_LINES = 15  # per section: a digest is read, not searched; the rest is a command away
+
+
+def _capped(lines: list[str], rest: str) -> str:
+    if len(lines) <= MAX_LINES:
+        return "\n".join(lines)
+    hidden = len(lines) - MAX_LINES
+    return "\n".join(lines[:MAX_LINES] + [f"…and {hidden} more ({rest})"])
+
+
 def digest_sections(d: Digest) -> tuple[Section, ...]:
     if d.quiet:
         return ()
@@ -162,18 +172,20 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
     decisions += [f"{_request_text(r, False)} delivered; waiting for the requester to confirm"
                   for r in d.awaiting_confirmation]
     if decisions:
-        sections.append(Section("\n".join(decisions), title="Decisions needed"))
+        sections.append(Section(_capped(decisions, "`requests` lists them"),
+                                title="Decisions needed"))
     if d.open_blockers:
-        sections.append(Section("\n".join(_blocker_text(b) for b in d.open_blockers),
+        sections.append(Section(_capped([_blocker_text(b) for b in d.open_blockers],
+                                        "`blockers` lists them all"),
                                 title="Open blockers, oldest first"))
     if d.resolved_blockers:
-        sections.append(Section("\n".join(_blocker_text(b) for b in d.resolved_blockers),
+        sections.append(Section(_capped([_blocker_text(b) for b in d.resolved_blockers], "resolved"),
                                 title=f"Blockers resolved this {d.period}"))
     for state, lines in d.requests_by_state:
-        sections.append(Section("\n".join(_request_text(r) for r in lines),
+        sections.append(Section(_capped([_request_text(r) for r in lines], "`requests all`"),
                                 title=f"Requests {state} ({len(lines)})"))
     if d.solved:
-        sections.append(Section("\n".join(_request_text(r) for r in d.solved),
+        sections.append(Section(_capped([_request_text(r) for r in d.solved], "`requests all`"),
                                 title="Delivered and accepted"))
     s = d.standups
     if s.answered or s.missing:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from bot.model import InboundMessage, Where
 
@@ -34,6 +35,26 @@ def _str(value: Any, what: str) -> str:
 
 def _opt_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def parse_body(raw: str, content_type: str) -> dict[str, Any]:
+    """A request body as Slack sends it: JSON (events), a form (commands), or a form whose
+    `payload` field is JSON (interactivity). Anything else is a BadPayload."""
+    try:
+        if content_type == "application/json" or raw.lstrip().startswith("{"):
+            data = json.loads(raw)
+        else:
+            form = dict(parse_qsl(raw, keep_blank_values=True))
+            data = json.loads(form["payload"]) if "payload" in form else form
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise BadPayload("body is not valid JSON or form data") from exc
+    if not isinstance(data, dict) or not data:
+        raise BadPayload("empty or non-object body")
+    if not any(key in data for key in ("type", "command", "ssl_check")):
+        raise BadPayload("not a Slack event, command or interaction")
+    if "command" in data and not isinstance(data.get("team_id"), str):
+        raise BadPayload("command without team_id")
+    return data
 
 
 def team_of(body: Mapping[str, Any]) -> str:
