@@ -124,8 +124,6 @@ class Slack:
     socket: AsyncSocketModeHandler | None = field(default=None, repr=False)
 
     def mount(self, web_app: web.Application) -> None:
-        verifier = SignatureVerifier(self.settings.slack_signing_secret or "")
-
         async def events(request: web.Request) -> web.Response:
             raw = await request.text()
             timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
@@ -148,6 +146,7 @@ class Slack:
             return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
         if self.settings.slack_signing_secret:
+            verifier = SignatureVerifier(self.settings.slack_signing_secret)
             web_app.router.add_post("/slack/events", events)
         flow = self.app.oauth_flow
         if flow is not None:
