@@ -7,10 +7,13 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from adapters.config import Settings
+from adapters.scheduler import ApsCron
 from bot.core import Core
 from bot.ports import Sender
+from bot.scheduling import Scheduler
 from bot.service import Bot
 from storage.db import Database, is_sqlite
 from storage.migrate import upgrade
@@ -23,6 +26,7 @@ class App:
     settings: Settings
     db: Database
     bot: Bot
+    scheduler: Scheduler
 
 
 @asynccontextmanager
@@ -35,7 +39,9 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             # SQLite is the zero-setup path, so it upgrades itself; PostgreSQL deployments run
             # `producer-bot db upgrade` as a deliberate step.
             await upgrade(db.engine)
-        bot = Bot(db.uow, Core(), senders or {})
-        yield App(settings, db, bot)
+        cron = ApsCron()
+        bot = Bot(db.uow, Core(cron=cron), senders or {})
+        scheduler = Scheduler(db.uow, cron, grace=timedelta(hours=settings.schedule_grace_hours))
+        yield App(settings, db, bot, scheduler)
     finally:
         await db.dispose()

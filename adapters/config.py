@@ -19,6 +19,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     log_level: str = "INFO"
+    schedule_grace_hours: float = 6.0
     # Slack
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -65,7 +66,15 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
     port_text = _get(env, "PORT") or "3000"
     if not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise ConfigError(f"PORT must be a port number (0-65535), got {port_text!r}")
+    grace_text = _get(env, "SCHEDULE_GRACE_HOURS") or "6"
+    try:
+        grace = float(grace_text)
+    except ValueError:
+        grace = -1.0
+    if not 0 <= grace <= 168:
+        raise ConfigError(f"SCHEDULE_GRACE_HOURS must be a number of hours (0-168), got {grace_text!r}")
     settings = Settings(
+        schedule_grace_hours=grace,
         database_url=_get(env, "DATABASE_URL") or Settings.database_url,
         host=_get(env, "HOST") or Settings.host,
         port=int(port_text),

@@ -12,10 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from adapters.compose import App
+from adapters.scheduler import SchedulerRunner
 
 log = logging.getLogger(__name__)
 
 APP_KEY: web.AppKey[App] = web.AppKey("producer_bot", App)
+RUNNER_KEY: web.AppKey[SchedulerRunner] = web.AppKey("scheduler", SchedulerRunner)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,7 +34,10 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # any database failure means "not ready", never a 500
         return web.json_response({"status": "unavailable", "database": type(exc).__name__},
                                  status=503)
-    return web.json_response({"status": "ok", "database": "ok", "outbox_backlog": backlog})
+    runner = request.app.get(RUNNER_KEY)
+    tick = runner.last_tick.isoformat() if runner and runner.last_tick else None
+    return web.json_response({"status": "ok", "database": "ok", "outbox_backlog": backlog,
+                              "last_scheduler_tick": tick})
 
 
 def make_web_app(app: App) -> web.Application:
@@ -57,7 +62,7 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def serving(app: App, host: str | None = None, port: int | None = None,
-                  worker: bool = True) -> AsyncIterator[Server]:
+                  worker: bool = True, scheduler: bool = True) -> AsyncIterator[Server]:
     """Run the HTTP server, the configured platforms and the worker until the block exits."""
     settings = app.settings
     host = host or settings.host
@@ -72,6 +77,9 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
         slack.mount(web_app)
     for name, on, why in settings.platforms():
         log.info("%s: %s (%s)", name, "enabled" if on else "off", why)
+    ticker = SchedulerRunner(app.scheduler) if scheduler else None
+    if ticker:
+        web_app[RUNNER_KEY] = ticker
     runner = web.AppRunner(web_app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -82,9 +90,13 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     try:
         for platform in platforms.values():
             await platform.start()
+        if ticker:
+            await ticker.start()
         log.info("listening on %s", server.url)
         yield server
     finally:
+        if ticker:
+            await ticker.stop()
         for platform in platforms.values():
             with contextlib.suppress(Exception):
                 await platform.stop()

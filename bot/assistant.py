@@ -1,15 +1,31 @@
 """The language port: the few judgements the core asks for, and the heuristic that answers
 them with no model at all. A language-model implementation (adapters/llm) subclasses the port
-and falls back to the heuristic whenever the model fails."""
+and falls back to the heuristic whenever the model fails.
+
+Every method takes an optional `where`: the place the text came from or goes to. A model
+implementation uses it to keep chosen channels away from the model; the heuristic ignores it.
+Without it a model implementation must assume the most private place (see adapters/llm).
+
+Whatever an implementation answers only fills these return values. It never picks the team,
+the user, the channel or which blocker or request changes: the core decides that from the
+message's own metadata and the sender's permissions.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot import classify as rules
 from bot.classify import Classification
+from bot.model import Request, Where
+
+if TYPE_CHECKING:
+    from bot.digest import Digest
+
+__all__ = ["Assistant", "Classification", "HeuristicAssistant", "Review", "Similar"]
 
 
 @dataclass(frozen=True)
@@ -18,31 +34,61 @@ class Similar:
     score: float
 
 
+@dataclass(frozen=True)
+class Review:
+    """A judgement on one discovery answer."""
+
+    problem_stated: bool  # the request now says what problem it solves
+    solution_in_disguise: bool  # the answer to "what problem?" describes a fix instead
+    # The next thing to ask, in the user's own language. None: use the bot's standard wording.
+    next_question: str | None = None
+    source: str = "heuristic"
+    prompt_version: str | None = None
+
+
 class Assistant(ABC):
     @abstractmethod
-    async def classify(self, text: str) -> Classification: ...
+    async def classify(self, text: str, *, where: Where | None = None) -> Classification: ...
 
     @abstractmethod
-    async def is_solution(self, answer: str) -> bool:
+    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
         """Is this answer to "what problem does this solve?" a solution in disguise?"""
 
     @abstractmethod
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
-                      limit: int = 3) -> list[Similar]:
+                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
         """The candidates (number, text) most like `text`, best first, above a useful bar."""
+
+    async def review_discovery(self, request: Request, answer: str, *,
+                               where: Where | None = None) -> Review:
+        """Judge `answer` to the request's current discovery question.
+
+        The default needs nothing but `is_solution`, so any implementation has it."""
+        question = request.current_question
+        if question is None or question.field != "problem":
+            return Review(problem_stated=bool(request.problem), solution_in_disguise=False)
+        solution = await self.is_solution(answer, where=where)
+        return Review(problem_stated=bool(answer.strip()) and not solution,
+                      solution_in_disguise=solution)
+
+    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
+        """A headline of at most three sentences drawn only from the digest's data.
+
+        None means "nothing better than the digest's own headline"."""
+        return None
 
 
 class HeuristicAssistant(Assistant):
     threshold = 0.3
 
-    async def classify(self, text: str) -> Classification:
+    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
         return rules.classify(text)
 
-    async def is_solution(self, answer: str) -> bool:
+    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
         return rules.looks_like_solution(answer)
 
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
-                      limit: int = 3) -> list[Similar]:
+                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
         scored = [Similar(n, rules.similarity(text, other)) for n, other in candidates]
         good = [s for s in scored if s.score >= self.threshold]
         return sorted(good, key=lambda s: (-s.score, s.number))[:limit]

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.assistant import Assistant, HeuristicAssistant
 from bot.digest import PERIODS, build_digest, digest_message
 from bot.model import (
     DISCOVERY_QUESTIONS,
     OPEN_REQUEST_STATES,
+    SCHEDULE_KINDS,
     Action,
     Blocker,
     BlockerStatus,
@@ -27,12 +29,14 @@ from bot.model import (
     Request,
     RequestState,
     Role,
+    Schedule,
     Section,
     StandupAnswer,
     Team,
     Where,
 )
-from bot.ports import UnitOfWork, reply_place
+from bot.ports import Cron, UnitOfWork, reply_place
+from bot.scheduling import ANSWER_WINDOW, effective_schedules
 from bot.text import MAX_TEXT, MAX_TITLE, age, clean, mention, one_line, parse_number, user_ref
 
 log = logging.getLogger(__name__)
@@ -109,8 +113,9 @@ class Command:
 
 
 class Core:
-    def __init__(self, assistant: Assistant | None = None) -> None:
+    def __init__(self, assistant: Assistant | None = None, cron: Cron | None = None) -> None:
         self.assistant = assistant or HeuristicAssistant()
+        self.cron = cron
         self.commands: dict[str, Command] = {}
         for command in _COMMANDS:
             for name in (command.name, *command.aliases):
@@ -176,6 +181,9 @@ class Core:
         if not turn.text:
             if turn.msg.direct:
                 await turn.reply(f"Say {turn.usage('help')} to see what I can do.")
+            return
+        if turn.msg.direct and await _awaiting_standup(turn):
+            await cmd_standup(self, turn, turn.text)
             return
         result = await self.assistant.classify(turn.text)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
@@ -722,15 +730,34 @@ async def cmd_withdraw(core: Core, turn: Turn, args: str) -> None:
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
+async def _standup_prompted_at(turn: Turn) -> datetime | None:
+    prompted = await turn.uow.runs.last_sent(turn.team, "standup", turn.user)
+    return prompted if prompted and turn.now - prompted <= ANSWER_WINDOW else None
+
+
+async def _awaiting_standup(turn: Turn) -> bool:
+    """Prompted recently and not answered yet: a plain reply in the 1:1 chat is the answer."""
+    prompted = await _standup_prompted_at(turn)
+    if prompted is None:
+        return False
+    answers = await turn.uow.standups.between(turn.team, prompted, turn.now)
+    return not any(a.user == turn.user for a in answers)
+
+
 async def cmd_standup(core: Core, turn: Turn, args: str) -> None:
     if not args:
         await turn.reply(f"What moved forward, and is anything blocking you? Usage: "
                          f"{turn.usage('standup <your update>')}", private=True)
         return
+    # A second answer in the same standup replaces the first (people correct themselves).
+    since = await _standup_prompted_at(turn) or turn.now - timedelta(hours=12)
     await turn.uow.standups.add(StandupAnswer(turn.team, turn.user, args, turn.now,
-                                              turn.msg.where.channel))
+                                              turn.msg.where.channel), replaces_since=since)
+    already = {b.text for b in await turn.uow.blockers.open(turn.team, reporter=turn.user)}
     tracked = []
     for sentence in filter(None, (s.strip() for s in _SENTENCE.split(args))):
+        if sentence in already:
+            continue  # the corrected answer repeats a blocker that is tracked already
         result = await core.assistant.classify(sentence)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
             tracked.append(await _record_blocker(turn, sentence, source="standup",
@@ -831,6 +858,128 @@ async def cmd_role(core: Core, turn: Turn, args: str) -> None:
     await turn.reply(f"{mention(target)} is now {role.value}{extra}.")
 
 
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+async def cmd_schedule(core: Core, turn: Turn, args: str) -> None:
+    words = args.split()
+    kinds = ", ".join(SCHEDULE_KINDS)
+    usage = turn.usage("schedule <kind> MIN HOUR DOM MON DOW [ZONE] [here|dm]")
+    if not words or words[0] == "show":
+        schedules = effective_schedules(turn.team, await turn.uow.schedules.list(turn.team))
+        settings = await turn.uow.teams.get(turn.team)
+        lines = []
+        for kind, s in schedules.items():
+            zone = s.tz or ("each member's zone" if kind == "standup" else settings.timezone)
+            to = f"<#{s.channel}>" if s.channel else ("each member" if kind == "standup"
+                                                     else "producers, 1:1")
+            lines.append(f"*{kind}*: `{s.cron}` ({zone}) to {to}"
+                         + ("" if s.enabled else " — *off*"))
+        await turn.reply(f"Schedules (team zone {settings.timezone}). Change one with {usage}.",
+                         sections=(Section("\n".join(lines)),), private=True)
+        return
+    if not await _is_producer(turn):
+        await _deny(turn, "change schedules")
+        return
+    if words[0] in ("on", "off") and len(words) == 2 and words[1] in SCHEDULE_KINDS:
+        current = effective_schedules(turn.team, await turn.uow.schedules.list(turn.team))[words[1]]
+        await turn.uow.schedules.put(replace(current, enabled=words[0] == "on"))
+        await turn.reply(f"The {words[1]} schedule is {words[0]}.")
+        return
+    if words[0] not in SCHEDULE_KINDS or len(words) < 6:
+        await turn.reply(f"Usage: {usage}, or {turn.usage('schedule on|off <kind>')}. "
+                         f"Kinds: {kinds}.", private=True)
+        return
+    kind, expression, rest = words[0], " ".join(words[1:6]), words[6:]
+    problem = core.cron.check(expression) if core.cron else None
+    if problem:
+        await turn.reply(f"`{expression}`: {problem}.", private=True)
+        return
+    tz, channel = None, None
+    for word in rest:
+        if word == "here":
+            channel = None if turn.msg.direct else turn.msg.where.channel
+        elif word == "dm":
+            channel = None
+        elif _zone_ok(word):
+            tz = word
+        else:
+            await turn.reply(f"`{one_line(word, 40)}` is neither a time zone (like Europe/Berlin) "
+                             "nor `here` / `dm`.", private=True)
+            return
+    await turn.uow.schedules.put(Schedule(turn.team, kind, expression, tz, channel, True))
+    where = f"<#{channel}>" if channel else "1:1 messages"
+    await turn.reply(f"The {kind} schedule is now `{expression}` "
+                     f"({tz or 'default zone'}), to {where}. It applies from the next run.")
+
+
+async def cmd_timezone(core: Core, turn: Turn, args: str) -> None:
+    settings = await turn.uow.teams.get(turn.team)
+    if not args:
+        await turn.reply(f"This team's zone is {settings.timezone}.", private=True)
+        return
+    if not await _is_producer(turn):
+        await _deny(turn, "change the team's time zone")
+        return
+    if not _zone_ok(args.strip()):
+        await turn.reply(f"`{one_line(args, 40)}` is not a time zone; use a name like "
+                         "Europe/Berlin or America/New_York.", private=True)
+        return
+    settings.timezone = args.strip()
+    await turn.uow.teams.update(settings)
+    await turn.reply(f"The team's time zone is now {settings.timezone}.")
+
+
+async def cmd_away(core: Core, turn: Turn, args: str) -> None:
+    words = args.lower().split()
+    if words in (["off"], ["back"], ["none"]):
+        await turn.uow.members.set_away(turn.team, turn.user, None)
+        await turn.reply("Welcome back: standup prompts resume.", private=True)
+        return
+    if len(words) == 2 and words[0] == "until":
+        try:
+            day = date.fromisoformat(words[1])
+        except ValueError:
+            day = None
+        if day is not None:
+            until = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+            await turn.uow.members.set_away(turn.team, turn.user, until)
+            await turn.reply(f"Noted: no standup prompts for you until {day.isoformat()} "
+                             "(inclusive).", private=True)
+            return
+    await turn.reply(f"Usage: {turn.usage('away until YYYY-MM-DD')} or "
+                     f"{turn.usage('away off')}", private=True)
+
+
+async def cmd_holiday(core: Core, turn: Turn, args: str) -> None:
+    words = args.split()
+    settings = await turn.uow.teams.get(turn.team)
+    if not words or words == ["list"]:
+        days = ", ".join(settings.holidays) or "none"
+        await turn.reply(f"Team holidays (no standups or daily digests): {days}.", private=True)
+        return
+    if not await _is_producer(turn):
+        await _deny(turn, "change team holidays")
+        return
+    try:
+        day = date.fromisoformat(words[1]) if len(words) == 2 else None
+    except ValueError:
+        day = None
+    if day is None or words[0] not in ("add", "remove"):
+        await turn.reply(f"Usage: {turn.usage('holiday add|remove YYYY-MM-DD')}", private=True)
+        return
+    days = set(settings.holidays)
+    days = days | {day.isoformat()} if words[0] == "add" else days - {day.isoformat()}
+    settings.holidays = tuple(sorted(days))
+    await turn.uow.teams.update(settings)
+    await turn.reply(f"Holiday {day.isoformat()} {'added' if words[0] == 'add' else 'removed'}.")
+
+
 _COMMANDS = (
     Command("blocker", "<what blocks you>", "track a blocker (or just say you're blocked)",
             cmd_blocker, "Blockers"),
@@ -863,5 +1012,13 @@ _COMMANDS = (
     Command("roles", "", "who is producer, engineer, stakeholder", cmd_roles, "For producers"),
     Command("role", "@someone <role>", "set a role (producers; anyone sets the first producer)",
             cmd_role, "For producers"),
+    Command("away", "until YYYY-MM-DD | off", "pause your standup prompts", cmd_away,
+            "Standups and digests"),
+    Command("schedule", "[show] | <kind> <cron> [zone] [here|dm] | on|off <kind>",
+            "when standups and digests run (producers change them)", cmd_schedule,
+            "For producers"),
+    Command("timezone", "[ZONE]", "the team's time zone", cmd_timezone, "For producers"),
+    Command("holiday", "[list] | add|remove YYYY-MM-DD", "team holidays: no standups",
+            cmd_holiday, "For producers", aliases=("holidays",)),
     Command("help", "", "this list", cmd_help, "Help"),
 )

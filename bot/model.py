@@ -201,6 +201,42 @@ class Request:
         return DISCOVERY_QUESTIONS[self.discovery_step]
 
 
+SCHEDULE_KINDS = ("standup", "standup-summary", "daily-digest", "weekly-digest")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When something recurring happens for a team, in which zone, and where it goes.
+
+    `tz` None means: standup prompts in each member's own zone, everything else in the team's.
+    `channel` None means: standup prompts to each member, summaries and digests to producers.
+    """
+
+    team: Team
+    kind: str
+    cron: str  # "MIN HOUR DOM MON DOW"
+    tz: str | None = None
+    channel: str | None = None
+    enabled: bool = True
+
+
+DEFAULT_SCHEDULES = {
+    "standup": ("30 9 * * mon-fri", True),
+    "standup-summary": ("0 11 * * mon-fri", True),
+    "daily-digest": ("0 9 * * mon-fri", False),  # opt-in: a daily report is ceremony for most
+    "weekly-digest": ("0 9 * * mon", True),
+}
+
+
+@dataclass
+class TeamSettings:
+    team: Team
+    timezone: str = "UTC"
+    holidays: tuple[str, ...] = ()  # ISO dates in the team's zone
+    escalate_after_days: float = 2.0  # working days before an open blocker goes to producers
+    created_at: datetime | None = None
+
+
 @dataclass
 class StandupAnswer:
     team: Team
@@ -244,3 +280,4 @@ class Outgoing:
     to_user: str | None = None  # deliver as a 1:1 message to this user; where.channel is ignored
     key: str | None = None  # e.g. "request:7": the sent message's id is remembered under it
     surface: str = "message"  # "message", or "home": the user's own overview (Slack's Home tab)
+    thread_key: str | None = None  # reply in the thread of the message sent under this key

@@ -20,8 +20,10 @@ from bot.model import (
     Request,
     RequestState,
     Role,
+    Schedule,
     StandupAnswer,
     Team,
+    TeamSettings,
     Where,
 )
 
@@ -34,6 +36,16 @@ class Teams(ABC):
     @abstractmethod
     async def next_number(self, team: Team, kind: str) -> int:
         """The next per-team number for "blocker" or "request" (#1, #2, ...)."""
+
+    @abstractmethod
+    async def get(self, team: Team) -> TeamSettings: ...
+
+    @abstractmethod
+    async def update(self, settings: TeamSettings) -> None: ...
+
+    @abstractmethod
+    async def all(self) -> list[TeamSettings]:
+        """Every team. Only the scheduler walks across tenants, one team at a time."""
 
 
 class Members(ABC):
@@ -49,6 +61,9 @@ class Members(ABC):
 
     @abstractmethod
     async def list(self, team: Team) -> list[Member]: ...
+
+    @abstractmethod
+    async def set_away(self, team: Team, user: str, until: datetime | None) -> None: ...
 
 
 class Blockers(ABC):
@@ -67,6 +82,10 @@ class Blockers(ABC):
 
     @abstractmethod
     async def resolved_between(self, team: Team, start: datetime, end: datetime) -> list[Blocker]: ...
+
+    @abstractmethod
+    async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:
+        """Set escalated_at if it was unset; False if another process got there first."""
 
 
 class Requests(ABC):
@@ -98,7 +117,8 @@ class Requests(ABC):
 
 class Standups(ABC):
     @abstractmethod
-    async def add(self, answer: StandupAnswer) -> None: ...
+    async def add(self, answer: StandupAnswer, replaces_since: datetime | None = None) -> None:
+        """Record an answer; the user's answers since `replaces_since` are replaced by it."""
 
     @abstractmethod
     async def between(self, team: Team, start: datetime, end: datetime) -> list[StandupAnswer]: ...
@@ -112,6 +132,37 @@ class MessageRefs(ABC):
 
     @abstractmethod
     async def key_for(self, team: Team, channel: str, message_id: str) -> str | None: ...
+
+    @abstractmethod
+    async def find(self, team: Team, key: str) -> tuple[str, str] | None:
+        """(channel, message id) of the message sent under `key`, if it was sent."""
+
+
+class Schedules(ABC):
+    @abstractmethod
+    async def list(self, team: Team) -> list[Schedule]:
+        """The team's stored schedules (kinds not stored run on their defaults)."""
+
+    @abstractmethod
+    async def put(self, schedule: Schedule) -> None: ...
+
+
+class Runs(ABC):
+    """Claims on scheduled effects: one row per (team, kind, recipient, period), ever."""
+
+    @abstractmethod
+    async def claim(self, team: Team, kind: str, recipient: str, period: str, at: datetime,
+                    status: str = "sent") -> bool:
+        """True if this process may produce the effect; False if it was already claimed."""
+
+    @abstractmethod
+    async def last_sent(self, team: Team, kind: str, recipient: str) -> datetime | None: ...
+
+    @abstractmethod
+    async def last_tick(self) -> datetime | None: ...
+
+    @abstractmethod
+    async def set_last_tick(self, at: datetime) -> None: ...
 
 
 class Inbox(ABC):
@@ -170,6 +221,8 @@ class UnitOfWork(ABC):
     blockers: Blockers
     requests: Requests
     standups: Standups
+    schedules: Schedules
+    runs: Runs
     refs: MessageRefs
     inbox: Inbox
     outbox: Outbox
@@ -212,6 +265,19 @@ class Sender(ABC):
     @abstractmethod
     async def send(self, message: Outgoing) -> Sent:
         """Deliver one message; raise RetryLater or Undeliverable when it could not be."""
+
+
+class Cron(ABC):
+    """Cron arithmetic, zone-aware. Implemented with APScheduler outside the core."""
+
+    @abstractmethod
+    def check(self, expression: str) -> str | None:
+        """None if the expression is valid, else a message saying what is wrong."""
+
+    @abstractmethod
+    def fire_times(self, expression: str, tz: str, start: datetime,
+                   end: datetime) -> list[datetime]:
+        """Fire times t with start < t <= end, as aware datetimes in zone `tz`."""
 
 
 def reply_place(message: InboundMessage) -> Where:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing
-from bot.ports import RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
+from bot.ports import OutboxItem, RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+THREAD_WAIT_ATTEMPTS = 3
 LEASE_SECONDS = 60.0
 
 
@@ -107,14 +109,17 @@ class Bot:
             await uow.commit()
         sent = 0
         for item in items:
-            sender = self.senders.get(item.message.where.platform)
+            message = await self._threaded(item)
+            if message is None:
+                continue
+            sender = self.senders.get(message.where.platform)
             outcome: tuple[str, float, str] | None = None
             result = None
             if sender is None:
                 outcome = ("give_up", 0, f"no sender for {item.message.where.platform}")
             else:
                 try:
-                    result = await sender.send(item.message)
+                    result = await sender.send(message)
                 except RetryLater as exc:
                     outcome = ("retry", exc.after, str(exc))
                 except Undeliverable as exc:
@@ -125,11 +130,10 @@ class Bot:
             async with self.uow_factory() as uow:
                 if outcome is None:
                     await uow.outbox.sent(item.id, self.clock())
-                    key, message_id = item.message.key, result.message_id if result else None
+                    key, message_id = message.key, result.message_id if result else None
                     if key and message_id:
-                        channel = (result.channel if result and result.channel
-                                   else item.message.where.channel)
-                        await uow.refs.remember(item.message.where.team, key, channel, message_id)
+                        channel = result.channel if result and result.channel else message.where.channel
+                        await uow.refs.remember(message.where.team, key, channel, message_id)
                     sent += 1
                 elif outcome[0] == "retry" and item.attempts + 1 < MAX_ATTEMPTS:
                     at = self.clock() + timedelta(seconds=outcome[1])
@@ -139,6 +143,25 @@ class Bot:
                     await uow.outbox.give_up(item.id, outcome[2])
                 await uow.commit()
         return sent
+
+    async def _threaded(self, item: OutboxItem) -> Outgoing | None:
+        """Resolve `thread_key` to the parent's thread; wait for the parent a little if needed."""
+        message = item.message
+        if not message.thread_key:
+            return message
+        async with self.uow_factory() as uow:
+            found = await uow.refs.find(message.where.team, message.thread_key)
+            if found is None and item.attempts < THREAD_WAIT_ATTEMPTS:
+                # The parent is not sent yet (rows go out in order, so it is being retried).
+                await uow.outbox.retry(item.id, self.clock() + timedelta(seconds=5),
+                                       "waiting for the parent message")
+                await uow.commit()
+                return None
+        if found is None:
+            return replace(message, thread_key=None)  # parent never made it: send unthreaded
+        channel, parent = found
+        where = message.where if message.to_user else replace(message.where, channel=channel)
+        return replace(message, where=where.in_thread(parent), thread_key=None)
 
     async def drain(self) -> None:
         """Process every pending event and send everything due, until there is nothing left."""

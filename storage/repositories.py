@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,8 +24,10 @@ from bot.model import (
     Request,
     RequestState,
     Role,
+    Schedule,
     StandupAnswer,
     Team,
+    TeamSettings,
 )
 from storage.tables import (
     BlockerRow,
@@ -34,6 +36,9 @@ from storage.tables import (
     MessageRefRow,
     OutboxRow,
     RequestRow,
+    ScheduleRow,
+    SchedulerStateRow,
+    ScheduleRunRow,
     StandupRow,
     TeamRow,
     utcnow,
@@ -63,8 +68,8 @@ class _Repo:
 class SqlTeams(_Repo, ports.Teams):
     async def ensure(self, team: Team) -> None:
         await _insert_ignore(self.session, TeamRow, dict(
-            platform=team.platform, tenant=team.tenant, timezone="UTC", next_blocker=0,
-            next_request=0, created_at=utcnow()))
+            platform=team.platform, tenant=team.tenant, timezone="UTC", holidays=[],
+            escalate_after_days=2.0, next_blocker=0, next_request=0, created_at=utcnow()))
 
     async def next_number(self, team: Team, kind: str) -> int:
         column = {"blocker": TeamRow.next_blocker, "request": TeamRow.next_request}[kind]
@@ -73,6 +78,25 @@ class SqlTeams(_Repo, ports.Teams):
         stmt = (update(TeamRow).where(_team_filter(TeamRow, team))
                 .values({column: column + 1}).returning(column))
         return (await self.session.execute(stmt)).scalar_one()
+
+    @staticmethod
+    def _settings(row: TeamRow) -> TeamSettings:
+        return TeamSettings(Team(row.platform, row.tenant), row.timezone or "UTC",
+                            tuple(row.holidays or ()), row.escalate_after_days, row.created_at)
+
+    async def get(self, team: Team) -> TeamSettings:
+        row = (await self.session.execute(select(TeamRow).where(
+            _team_filter(TeamRow, team)))).scalar_one_or_none()
+        return self._settings(row) if row else TeamSettings(team)
+
+    async def update(self, settings: TeamSettings) -> None:
+        await self.session.execute(update(TeamRow).where(_team_filter(TeamRow, settings.team)).values(
+            timezone=settings.timezone, holidays=sorted(set(settings.holidays)),
+            escalate_after_days=settings.escalate_after_days))
+
+    async def all(self) -> list[TeamSettings]:
+        rows = await self.session.execute(select(TeamRow).order_by(TeamRow.id))
+        return [self._settings(r) for r in rows.scalars()]
 
 
 def _member(row: MemberRow) -> Member:
@@ -107,6 +131,10 @@ class SqlMembers(_Repo, ports.Members):
         rows = (await self.session.execute(select(MemberRow).where(
             _team_filter(MemberRow, team)).order_by(MemberRow.id))).scalars()
         return [_member(r) for r in rows]
+
+    async def set_away(self, team: Team, user: str, until: datetime | None) -> None:
+        await self.session.execute(update(MemberRow).where(
+            _team_filter(MemberRow, team), MemberRow.user_id == user).values(away_until=until))
 
 
 _BLOCKER_FIELDS = ("number", "text", "reporter", "channel", "thread", "blocked_on", "unblocker",
@@ -153,6 +181,12 @@ class SqlBlockers(_Repo, ports.Blockers):
             BlockerRow.resolved_at >= start, BlockerRow.resolved_at <= end,
         ).order_by(BlockerRow.resolved_at))
         return [_blocker(r) for r in rows.scalars()]
+
+    async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:
+        done = await self.session.execute(update(BlockerRow).where(
+            _team_filter(BlockerRow, team), BlockerRow.number == number,
+            BlockerRow.escalated_at.is_(None)).values(escalated_at=at).returning(BlockerRow.id))
+        return done.scalar_one_or_none() is not None
 
 
 _REQUEST_FIELDS = ("number", "title", "requester", "channel", "thread", "discovery_step",
@@ -226,7 +260,11 @@ class SqlRequests(_Repo, ports.Requests):
 
 
 class SqlStandups(_Repo, ports.Standups):
-    async def add(self, answer: StandupAnswer) -> None:
+    async def add(self, answer: StandupAnswer, replaces_since: datetime | None = None) -> None:
+        if replaces_since is not None:
+            await self.session.execute(delete(StandupRow).where(
+                _team_filter(StandupRow, answer.team), StandupRow.user_id == answer.user,
+                StandupRow.at >= replaces_since))
         self.session.add(StandupRow(platform=answer.team.platform, tenant=answer.team.tenant,
                                     user_id=answer.user, channel=answer.channel,
                                     text=answer.text, at=answer.at))
@@ -249,6 +287,57 @@ class SqlMessageRefs(_Repo, ports.MessageRefs):
         return (await self.session.execute(select(MessageRefRow.key).where(
             _team_filter(MessageRefRow, team), MessageRefRow.channel == channel,
             MessageRefRow.message_id == message_id))).scalar_one_or_none()
+
+    async def find(self, team: Team, key: str) -> tuple[str, str] | None:
+        row = (await self.session.execute(select(MessageRefRow.channel, MessageRefRow.message_id)
+                                          .where(_team_filter(MessageRefRow, team),
+                                                 MessageRefRow.key == key)
+                                          .order_by(MessageRefRow.id).limit(1))).first()
+        return (row[0], row[1]) if row else None
+
+
+class SqlSchedules(_Repo, ports.Schedules):
+    async def list(self, team: Team) -> list[Schedule]:
+        rows = await self.session.execute(select(ScheduleRow).where(
+            _team_filter(ScheduleRow, team)).order_by(ScheduleRow.kind))
+        return [Schedule(team, r.kind, r.cron, r.tz, r.channel, r.enabled) for r in rows.scalars()]
+
+    async def put(self, schedule: Schedule) -> None:
+        values = dict(cron=schedule.cron, tz=schedule.tz, channel=schedule.channel,
+                      enabled=schedule.enabled, updated_at=utcnow())
+        new = await _insert_ignore(self.session, ScheduleRow, dict(
+            platform=schedule.team.platform, tenant=schedule.team.tenant, kind=schedule.kind,
+            **values))
+        if new is None:
+            await self.session.execute(update(ScheduleRow).where(
+                _team_filter(ScheduleRow, schedule.team), ScheduleRow.kind == schedule.kind,
+            ).values(**values))
+
+
+class SqlRuns(_Repo, ports.Runs):
+    async def claim(self, team: Team, kind: str, recipient: str, period: str, at: datetime,
+                    status: str = "sent") -> bool:
+        new = await _insert_ignore(self.session, ScheduleRunRow, dict(
+            platform=team.platform, tenant=team.tenant, kind=kind, recipient=recipient,
+            period=period, status=status, at=at))
+        return new is not None
+
+    async def last_sent(self, team: Team, kind: str, recipient: str) -> datetime | None:
+        return (await self.session.execute(select(func.max(ScheduleRunRow.at)).where(
+            _team_filter(ScheduleRunRow, team), ScheduleRunRow.kind == kind,
+            ScheduleRunRow.recipient == recipient, ScheduleRunRow.status == "sent",
+        ))).scalar_one_or_none()
+
+    async def last_tick(self) -> datetime | None:
+        return (await self.session.execute(select(SchedulerStateRow.last_tick_at).where(
+            SchedulerStateRow.id == 1))).scalar_one_or_none()
+
+    async def set_last_tick(self, at: datetime) -> None:
+        if await _insert_ignore(self.session, SchedulerStateRow, dict(id=1, last_tick_at=at)) is None:
+            # Replicas race here; the latest tick wins, an older one never moves it back.
+            await self.session.execute(update(SchedulerStateRow).where(
+                SchedulerStateRow.id == 1, SchedulerStateRow.last_tick_at < at,
+            ).values(last_tick_at=at))
 
 
 class SqlInbox(_Repo, ports.Inbox):
@@ -330,6 +419,8 @@ class SqlUnitOfWork(ports.UnitOfWork):
         self.blockers = SqlBlockers(session)
         self.requests = SqlRequests(session)
         self.standups = SqlStandups(session)
+        self.schedules = SqlSchedules(session)
+        self.runs = SqlRuns(session)
         self.refs = SqlMessageRefs(session)
         self.inbox = SqlInbox(session)
         self.outbox = SqlOutbox(session)

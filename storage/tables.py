@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -43,6 +53,8 @@ class TeamRow(Base):
     tenant: Mapped[str] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    escalate_after_days: Mapped[float] = mapped_column(default=2.0, server_default=text("2"))
     next_blocker: Mapped[int] = mapped_column(Integer, default=0)
     next_request: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
@@ -184,6 +196,49 @@ class OutboxRow(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleRow(Base):
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    cron: Mapped[str] = mapped_column(String(120))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime]
+
+
+class ScheduleRunRow(Base):
+    """A claimed scheduled effect. The unique key is what makes it happen exactly once."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("platform", "tenant", "kind", "recipient", "period"),
+        Index("ix_schedule_runs_recipient", "platform", "tenant", "kind", "recipient", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(256))
+    period: Mapped[str] = mapped_column(String(64))  # local wall-clock time of the run
+    status: Mapped[str] = mapped_column(String(16))  # sent | skipped | quiet
+    at: Mapped[datetime]
+
+
+class SchedulerStateRow(Base):
+    """When the scheduler last looked (shared by all replicas): downtime is what lies between."""
+
+    __tablename__ = "scheduler_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_tick_at: Mapped[datetime]
 
 
 class ConversationRefRow(Base):

@@ -20,7 +20,8 @@ async def test_healthz_and_readyz_on_a_working_database(tmp_path) -> None:  # ty
     async with open_app(settings) as app:
         assert await get_json(app, "/healthz") == (200, {"status": "ok"})
         assert await get_json(app, "/readyz") == (
-            200, {"status": "ok", "database": "ok", "outbox_backlog": 0})
+            200, {"status": "ok", "database": "ok", "outbox_backlog": 0,
+                  "last_scheduler_tick": None})
 
 
 async def test_readyz_says_unavailable_when_the_database_is_down() -> None:

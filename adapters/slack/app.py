@@ -104,7 +104,7 @@ class SlackSender(Sender):
         thread = message.where.thread
         if message.to_user:
             opened = await client.conversations_open(users=message.to_user)
-            channel, thread = opened["channel"]["id"], None
+            channel = opened["channel"]["id"]
         payload = message_payload(message)
         if message.private_to:
             await client.chat_postEphemeral(channel=channel, user=message.private_to,
