@@ -8,13 +8,18 @@ import contextlib
 import logging
 import signal
 import sys
+from dataclasses import replace
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters import config
 from adapters.compose import open_app
 from adapters.console import TEAM, Console, ConsoleSender, interactive
-from adapters.server import serving
-from bot.digest import PERIODS, build_digest, render_text
-from bot.model import Role, Team
+from adapters.scheduler import ApsCron
+from adapters.server import build_platforms, serving
+from bot.digest import PERIODS, build_digest, digest_message, render_text
+from bot.model import SCHEDULE_KINDS, Role, Schedule, Team, Where
+from bot.scheduling import effective_schedules
 from bot.service import utcnow
 from storage.db import Database
 from storage.migrate import current, upgrade
@@ -63,9 +68,69 @@ async def cmd_db(settings: config.Settings, args: argparse.Namespace) -> int:
 
 async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int:
     team = Team.parse(args.team) if args.team else TEAM
+    now = utcnow()
+    async with open_app(settings) as app:
+        async with app.bot.uow_factory() as uow:
+            digest = await build_digest(uow, team, args.period, now)
+            if args.send:
+                producers = [m.user for m in await uow.members.list(team)
+                             if m.role == Role.PRODUCER]
+                if not producers and not args.channel:
+                    print("producer-bot: this team has no producer; give --channel to send "
+                          "the digest to a channel", file=sys.stderr)
+                    return 2
+                message = digest_message(digest, Where(team.platform, team.tenant,
+                                                       args.channel or ""))
+                for to_user in [None] if args.channel else producers:
+                    await uow.outbox.add(replace(message, to_user=to_user))
+                await uow.commit()
+        if not args.send:
+            print(render_text(digest).replace("*", ""))
+            return 0
+        if team.platform == "console":
+            app.bot.senders["console"] = ConsoleSender(print)
+        build_platforms(app)
+        sent = await app.bot.dispatch()
+        print(f"sent {sent} message{'s' if sent != 1 else ''}; anything not sent yet is retried "
+              "by `producer-bot serve`")
+    return 0
+
+
+async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> int:
+    cron = ApsCron()
     async with open_app(settings) as app, app.bot.uow_factory() as uow:
-        digest = await build_digest(uow, team, args.period, utcnow())
-    print(render_text(digest).replace("*", ""))
+        if args.action == "set":
+            team = Team.parse(args.team)
+            problem = cron.check(args.cron)
+            if problem:
+                print(f"producer-bot: --cron {args.cron!r}: {problem}", file=sys.stderr)
+                return 2
+            try:
+                ZoneInfo(args.tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                print(f"producer-bot: --tz {args.tz!r} is not a time zone (try Europe/Berlin)",
+                      file=sys.stderr)
+                return 2
+            await uow.teams.ensure(team)
+            await uow.schedules.put(Schedule(team, args.kind, args.cron, args.tz,
+                                             args.channel or None, not args.off))
+            await uow.commit()
+            teams = [await uow.teams.get(team)]
+        else:
+            teams = ([await uow.teams.get(Team.parse(args.team))] if args.team
+                     else await uow.teams.all())
+        now = utcnow()
+        for settings_ in teams:
+            schedules = effective_schedules(settings_.team, await uow.schedules.list(settings_.team))
+            print(f"{settings_.team} (zone {settings_.timezone})")
+            for kind, s in schedules.items():
+                zone = s.tz or settings_.timezone
+                upcoming = cron.fire_times(s.cron, zone, now, now + timedelta(days=8))
+                nxt = upcoming[0].strftime("%a %Y-%m-%d %H:%M %Z") if upcoming and s.enabled else "-"
+                where = s.channel or ("each member, 1:1" if kind == "standup" else "producers, 1:1")
+                state = "on " if s.enabled else "off"
+                print(f"  {kind:16} {state} {s.cron:18} {s.tz or '(default zone)':18} "
+                      f"next {nxt:26} to {where}")
     return 0
 
 
@@ -87,10 +152,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("action", choices=["upgrade", "current"])
     d.set_defaults(run=cmd_db)
 
-    g = sub.add_parser("digest", help="print a digest now")
+    g = sub.add_parser("digest", help="print (or send) a digest now")
     g.add_argument("--team", help="PLATFORM:TENANT (default: the console team)")
     g.add_argument("--period", choices=sorted(PERIODS), default="week")
+    g.add_argument("--send", action="store_true",
+                   help="send it (to the producers 1:1, or to --channel) instead of printing")
+    g.add_argument("--channel", help="with --send: the channel id to post it in")
     g.set_defaults(run=cmd_digest)
+
+    sc = sub.add_parser("schedule", help="show or change when standups and digests run")
+    sc_sub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = sc_sub.add_parser("show", help="every team's schedules and their next runs")
+    show.add_argument("--team", help="PLATFORM:TENANT (default: all teams)")
+    put = sc_sub.add_parser("set", help="set one schedule of one team")
+    put.add_argument("--team", required=True, help="PLATFORM:TENANT, e.g. slack:T0123")
+    put.add_argument("--kind", required=True, choices=SCHEDULE_KINDS)
+    put.add_argument("--cron", required=True, help='"MIN HOUR DOM MON DOW", e.g. "0 9 * * mon"')
+    put.add_argument("--tz", required=True, help="IANA zone, e.g. Europe/Berlin")
+    put.add_argument("--channel", help="channel id to post in (default: 1:1 messages)")
+    put.add_argument("--off", action="store_true", help="store it switched off")
+    sc.set_defaults(run=cmd_schedule)
     return p
 
 
@@ -105,10 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING if console else getattr(logging, settings.log_level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." is noise here
     try:
         return asyncio.run(args.run(settings, args))
     except KeyboardInterrupt:
         return 130
+    except config.ConfigError as exc:
+        print(f"producer-bot: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:  # bad --team, bad DATABASE_URL and the like
         print(f"producer-bot: {exc}", file=sys.stderr)
         return 2

@@ -60,6 +60,19 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
 
+def build_platforms(app: App) -> dict[str, Any]:
+    """The configured chat platforms, with their senders registered on the bot."""
+    settings = app.settings
+    platforms: dict[str, Any] = {}
+    if settings.slack_enabled:
+        from adapters.slack.app import build_slack  # only when Slack is configured
+
+        platforms["slack"] = build_slack(settings, app.bot, app.db.engine)
+    for name, platform in platforms.items():
+        app.bot.senders[name] = platform.sender
+    return platforms
+
+
 @contextlib.asynccontextmanager
 async def serving(app: App, host: str | None = None, port: int | None = None,
                   worker: bool = True, scheduler: bool = True) -> AsyncIterator[Server]:
@@ -68,13 +81,9 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     host = host or settings.host
     port = settings.port if port is None else port
     web_app = make_web_app(app)
-    platforms: dict[str, Any] = {}
-    if settings.slack_enabled:
-        from adapters.slack.app import build_slack  # only when Slack is configured
-
-        slack = platforms["slack"] = build_slack(settings, app.bot, app.db.engine)
-        app.bot.senders["slack"] = slack.sender
-        slack.mount(web_app)
+    platforms = build_platforms(app)
+    for platform in platforms.values():
+        platform.mount(web_app)
     for name, on, why in settings.platforms():
         log.info("%s: %s (%s)", name, "enabled" if on else "off", why)
     ticker = SchedulerRunner(app.scheduler) if scheduler else None

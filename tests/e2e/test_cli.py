@@ -1,0 +1,48 @@
+"""The command line as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXE = Path(sys.executable).with_name("producer-bot")
+
+
+def run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    return subprocess.run([str(EXE), *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+
+
+def test_schedule_set_and_show(tmp_path: Path) -> None:
+    result = run(tmp_path, "schedule", "set", "--team", "slack:T1", "--kind", "weekly-digest",
+                 "--cron", "0 9 * * mon", "--tz", "Europe/Berlin", "--channel", "C42")
+    assert result.returncode == 0, result.stderr
+    shown = run(tmp_path, "schedule", "show", "--team", "slack:T1").stdout
+    line = next(x for x in shown.splitlines() if "weekly-digest" in x)
+    assert "0 9 * * mon" in line and "Europe/Berlin" in line and "to C42" in line
+    assert "CET" in line or "CEST" in line
+    assert "standup" in shown and "(default zone)" in shown
+    assert result.stderr == ""
+
+
+def test_bad_schedule_input_is_a_clear_error(tmp_path: Path) -> None:
+    for args, message in ((["--cron", "0 25 * * *", "--tz", "UTC"], "not a valid cron"),
+                          (["--cron", "0 9 * * *", "--tz", "Mars/Base"], "not a time zone")):
+        result = run(tmp_path, "schedule", "set", "--team", "slack:T1", "--kind", "standup", *args)
+        assert result.returncode == 2 and message in result.stderr
+    result = run(tmp_path, "schedule", "set", "--team", "nocolon", "--kind", "standup",
+                 "--cron", "0 9 * * *", "--tz", "UTC")
+    assert result.returncode == 2 and "PLATFORM:TENANT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_digest_prints_and_sends(tmp_path: Path) -> None:
+    run(tmp_path, "console", "--user", "pat", stdin="blocker waiting on ops\n")
+    printed = run(tmp_path, "digest", "--period", "day")
+    assert printed.returncode == 0 and "Daily digest: 1 blocker open" in printed.stdout
+    sent = run(tmp_path, "digest", "--send")
+    assert sent.returncode == 0 and "bot → @pat (direct): Weekly digest" in sent.stdout
+    assert "sent 1 message" in sent.stdout
