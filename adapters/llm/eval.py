@@ -1,0 +1,124 @@
+"""`producer-bot eval FILE.jsonl`: how well the configured classifier labels chat messages.
+
+Each line of the file is {"text": ..., "label": "blocker" | "request" | "update" | "other"}.
+A "blocker" below the core's acting threshold counts as "other", because the bot would not
+track it: the report measures what the bot does, not what it half-believed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.assistant import Assistant
+from bot.classify import LABELS
+from bot.core import BLOCKER_CONFIDENCE
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+@dataclass
+class EvalReport:
+    path: str
+    matrix: Counter[tuple[str, str]] = field(default_factory=Counter)  # (expected, predicted)
+    sources: Counter[str] = field(default_factory=Counter)  # "heuristic" / "llm" answers
+    mistakes: list[tuple[Example, str]] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.matrix.values())
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.matrix[(label, label)] for label in LABELS) / self.total if self.total else 0.0
+
+    def precision(self, label: str) -> float:
+        predicted = sum(self.matrix[(other, label)] for other in LABELS)
+        return self.matrix[(label, label)] / predicted if predicted else 0.0
+
+    def recall(self, label: str) -> float:
+        actual = self.support(label)
+        return self.matrix[(label, label)] / actual if actual else 0.0
+
+    def support(self, label: str) -> int:
+        return sum(self.matrix[(label, other)] for other in LABELS)
+
+
+def load_examples(path: str | Path) -> list[Example]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"can't read {path}: {exc.strerror or exc}") from None
+    examples = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{path}:{number}: not a JSON object") from None
+        if not (isinstance(row, dict) and isinstance(row.get("text"), str)
+                and row.get("label") in LABELS):
+            raise ValueError(f"{path}:{number}: expected {{\"text\": ..., \"label\": "
+                             f"{'|'.join(LABELS)}}}")
+        examples.append(Example(row["text"], row["label"]))
+    if not examples:
+        raise ValueError(f"{path}: no examples")
+    return examples
+
+
+async def run_eval(path: str | Path, assistant: Assistant, concurrency: int = 4) -> EvalReport:
+    """Classify every example with `assistant` (a few at a time when a model answers)."""
+    examples = load_examples(path)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(example: Example) -> tuple[str, str]:
+        async with gate:
+            result = await assistant.classify(example.text)
+        label = result.label
+        if label == "blocker" and result.confidence < BLOCKER_CONFIDENCE:
+            label = "other"
+        return label, result.source
+
+    results = await asyncio.gather(*(one(e) for e in examples))
+    report = EvalReport(str(path))
+    for example, (predicted, source) in zip(examples, results, strict=True):
+        report.matrix[(example.label, predicted)] += 1
+        report.sources[source] += 1
+        if predicted != example.label:
+            report.mistakes.append((example, predicted))
+    for usage in getattr(assistant, "usage", {}).values():
+        report.prompt_tokens += usage.prompt_tokens
+        report.completion_tokens += usage.completion_tokens
+    return report
+
+
+def format_report(report: EvalReport, show_mistakes: bool = False) -> str:
+    width = max(len(label) for label in LABELS) + 2
+    sources = ", ".join(f"{n} by the {s}" for s, n in sorted(report.sources.items()))
+    lines = [f"{report.path}: {report.total} messages ({sources})", "",
+             "expected \\ predicted".ljust(22) + "".join(label.rjust(width) for label in LABELS)]
+    for expected in LABELS:
+        lines.append(expected.ljust(22) + "".join(
+            str(report.matrix[(expected, predicted)]).rjust(width) for predicted in LABELS))
+    lines += ["", "label".ljust(22) + "precision".rjust(11) + "recall".rjust(9) + "count".rjust(8)]
+    for label in LABELS:
+        lines.append(label.ljust(22) + f"{report.precision(label):11.2f}"
+                     f"{report.recall(label):9.2f}{report.support(label):8d}")
+    if show_mistakes and report.mistakes:
+        lines += ["", "mistakes (expected -> predicted):"]
+        lines += [f"  {e.label} -> {p}: {e.text}" for e, p in report.mistakes]
+    if report.prompt_tokens or report.completion_tokens:
+        lines += ["", f"tokens: {report.prompt_tokens} prompt + {report.completion_tokens} "
+                      "completion"]
+    lines += ["", f"accuracy: {report.accuracy:.2f}"]
+    return "\n".join(lines)
