@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.config import ConfigError, Settings
 from adapters.slack import translate
 from adapters.slack.render import home_view, message_payload, reason_modal, request_modal
-from bot.model import Outgoing
+from bot.model import InboundMessage, Outgoing, Team
 from bot.ports import RetryLater, Sender, Sent, Undeliverable
 from bot.service import Bot
 
@@ -235,8 +235,41 @@ def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
     return Slack(app, SlackSender(client_for), settings, installation_store, state_store)
 
 
+class Directory:
+    """Learns people's names and time zones from users.info, after the ack, once per person
+    per process: standup prompts go out in each member's own morning."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.seen: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def learn(self, msg: InboundMessage | None, client: AsyncWebClient) -> None:
+        if msg is None or (msg.where.tenant, msg.user) in self.seen:
+            return
+        self.seen.add((msg.where.tenant, msg.user))
+        task = asyncio.create_task(self._refresh(msg.where.team, msg.user, client))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _refresh(self, team: Team, user: str, client: AsyncWebClient) -> None:
+        try:
+            info = (await client.users_info(user=user)).get("user") or {}
+        except Exception as exc:  # a missing scope or an outage: the team zone is the fallback
+            log.info("slack: users.info failed for a member: %s", exc)
+            return
+        tz, name = info.get("tz"), info.get("real_name") or info.get("name")
+        if not tz and not name:
+            return
+        async with self.bot.uow_factory() as uow:
+            await uow.teams.ensure(team)
+            await uow.members.ensure(team, user, name=name, tz=tz)
+            await uow.commit()
+
+
 def register(app: AsyncApp, bot: Bot) -> None:
     """The listeners. Each one translates, stores and acknowledges; none does slow work."""
+    directory = Directory(bot)
 
     @app.error
     async def on_error(error: Exception, response: BoltResponse | None, logger: Any) -> Any:
@@ -252,10 +285,11 @@ def register(app: AsyncApp, bot: Bot) -> None:
         return None
 
     @app.event("message")
-    async def on_message(body: dict[str, Any], context: Any) -> None:
+    async def on_message(body: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
         msg = translate.message_event(body, context.get("bot_user_id"))
         if msg is not None:
             await bot.receive(msg)
+            directory.learn(msg, client)
 
     @app.event("app_home_opened")
     async def on_home(body: dict[str, Any]) -> None:
@@ -276,8 +310,10 @@ def register(app: AsyncApp, bot: Bot) -> None:
             await client.views_open(trigger_id=body.get("trigger_id"), view=request_modal(
                 {"channel": channel, "direct": translate._is_dm(channel or "")}))
             return
-        await bot.receive(translate.slash_command(body))
+        msg = translate.slash_command(body)
+        await bot.receive(msg)
         await ack()
+        directory.learn(msg, client)
 
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)

@@ -55,6 +55,7 @@ class FakeSlack:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self.api)
+        app.router.add_get("/api/{method}", self.api)  # users.info and friends are GETs
         app.router.add_get("/socket", self.socket)
         return app
 
@@ -81,7 +82,9 @@ class FakeSlack:
 
     async def api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            data = {}
+        elif request.content_type == "application/json":
             data = await request.json()
         else:
             data = dict(await request.post())

@@ -276,3 +276,22 @@ async def test_a_command_mentioning_payload_is_not_lost(slack: SlackClient) -> N
     assert status == 200
     [root] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
     assert "payload export for the API" in root.data["text"]
+
+
+async def test_members_time_zones_are_learned_from_users_info(slack: SlackClient) -> None:
+    await slack.command("UENG", "/standup", "merged the importer")
+    await slack.fake.wait_for(lambda: slack.fake.of("users.info"))
+
+    async def learned() -> bool:
+        async with slack.app.db.uow() as uow:
+            member = await uow.members.get(T1, "UENG")
+        return member is not None and member.tz == "Europe/Berlin"
+
+    for _ in range(200):  # the refresh runs after the ack; poll the database, bounded
+        if await learned():
+            break
+        await slack.app.bot.drain()
+    assert await learned()
+    await slack.command("UENG", "/standup", "again")  # once per person: no second lookup
+    await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)
+    assert len(slack.fake.of("users.info")) == 1
