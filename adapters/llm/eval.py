@@ -7,8 +7,11 @@ track it: the report measures what the bot does, not what it half-believed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import logging
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,3 +125,47 @@ def format_report(report: EvalReport, show_mistakes: bool = False) -> str:
                       "completion"]
     lines += ["", f"accuracy: {report.accuracy:.2f}"]
     return "\n".join(lines)
+
+
+async def eval_command(settings: object, file: str, *, heuristic: bool = False,
+                       every_message: bool = False, mistakes: bool = False) -> int:
+    """`producer-bot eval`: print the report; its last line is `accuracy: 0.NN`."""
+    from adapters.llm import open_assistant
+
+    async with open_assistant(settings, heuristic_only=heuristic,
+                              every_message=every_message) as assistant:
+        report = await run_eval(file, assistant)
+    print(format_report(report, show_mistakes=mistakes))
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help='JSON lines: {"text": "...", "label": '
+                                     '"blocker|request|update|other"}')
+    parser.add_argument("--heuristic", action="store_true",
+                        help="measure the heuristic alone, even when a model is configured")
+    parser.add_argument("--every-message", action="store_true",
+                        help="send every message to the model, not only the unsure ones")
+    parser.add_argument("--mistakes", action="store_true", help="list the misclassified messages")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m adapters.llm.eval FILE`: the same as `producer-bot eval FILE`."""
+    from adapters import config
+
+    parser = argparse.ArgumentParser(prog="producer-bot eval", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(eval_command(config.load(), args.file, heuristic=args.heuristic,
+                                        every_message=args.every_message,
+                                        mistakes=args.mistakes))
+    except (ValueError, config.ConfigError) as exc:
+        print(f"producer-bot eval: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

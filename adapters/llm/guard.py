@@ -4,7 +4,6 @@ so the rules are tested without a model."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,35 +108,43 @@ def check_headline(headline: str | None, facts: dict[str, object], limit: int = 
         return None
     if len([s for s in _SENTENCE_BREAK.split(text) if s.strip()]) > max_sentences:
         return None
-    serialised = json.dumps(facts, ensure_ascii=False)
-    people = set(_MENTION.findall(serialised))
-    if not set(_MENTION.findall(text)) <= people:
+    known = _known(facts)
+    if not set(_MENTION.findall(text)) <= known["people"]:
         return None
-    numbers = _numbers_in(facts)
     rest = _MENTION.sub(" ", text)
-    if not {int(n) for n in _REFERENCE.findall(rest)} <= numbers["refs"]:
+    if not {int(n) for n in _REFERENCE.findall(rest)} <= known["refs"]:
         return None
-    if not {int(n) for n in _NUMBER.findall(rest)} <= numbers["all"]:
+    if not {int(n) for n in _NUMBER.findall(rest)} <= known["numbers"]:
         return None
     return text
 
 
-def _numbers_in(facts: dict[str, object]) -> dict[str, set[int]]:
-    refs: set[int] = set()
+# Fields holding words people typed: a number or a mention in them is not a fact (a blocker
+# text saying "all 7 resolved" must not make "7" a number the headline may use).
+_TYPED = frozenset({"text", "waiting_on", "title", "problem"})
+
+
+def _known(facts: dict[str, object]) -> dict[str, set]:  # type: ignore[type-arg]
+    """The people, #references and numbers the bot itself put in the facts."""
+    known: dict[str, set] = {"people": set(), "refs": set(), "numbers": set()}  # type: ignore[type-arg]
 
     def walk(value: object) -> None:
         if isinstance(value, dict):
             if isinstance(value.get("number"), int):
-                refs.add(value["number"])
-            for item in value.values():
-                walk(item)
+                known["refs"].add(value["number"])
+            for key, item in value.items():
+                if key not in _TYPED:
+                    walk(item)
         elif isinstance(value, list):
             for item in value:
                 walk(item)
+        elif isinstance(value, int | str):
+            text = str(value)
+            known["people"] |= set(_MENTION.findall(text))
+            known["numbers"] |= {int(n) for n in _NUMBER.findall(_MENTION.sub(" ", text))}
 
     walk(facts)
-    serialised = _MENTION.sub(" ", json.dumps(facts, ensure_ascii=False))
-    return {"refs": refs, "all": {int(n) for n in _NUMBER.findall(serialised)}}
+    return known
 
 
 # ---- what the model is shown of a digest ---------------------------------------------------
