@@ -128,8 +128,12 @@ class TeamsBot(TeamsActivityHandler):
         await self.bot.receive(msg)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-        if turn_context.activity.name != "adaptiveCard/action":
+        name = turn_context.activity.name
+        if name == "healthCheck":
             return await super().on_invoke_activity(turn_context)
+        if name != "adaptiveCard/action":
+            # The manifest declares no messaging extensions, task modules or tabs.
+            return _invoke_error(400, f"this bot does not handle {str(name)[:60]!r} invokes")
         raw, tenant, team = self._turn(turn_context)
         await self.refs.seen(team, raw)
         try:
@@ -237,8 +241,9 @@ class Teams:
         except Exception:
             return _error(400, "the body is not a Bot Framework activity")
         conversation = body.get("conversation")
-        if not isinstance(activity.type, str) or not activity.type \
-                or not isinstance(activity.service_url, str) \
+        # The raw JSON, not the model: msrest quietly turns a number into a string.
+        if not isinstance(body.get("type"), str) or not body["type"] \
+                or not isinstance(body.get("serviceUrl"), str) \
                 or not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
                 or not 0 < len(conversation["id"]) <= translate.MAX_ID:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")

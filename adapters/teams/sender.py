@@ -175,6 +175,11 @@ class TeamsSender(Sender):
         result: dict[str, str | None] = {}
 
         async def callback(turn_context: TurnContext) -> None:
+            client = turn_context.turn_state.get(turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY)
+            if client is not None:
+                # The outbox retries, without blocking; msrest would retry an update by sleeping
+                # a worker thread for as long as Retry-After says.
+                client.config.retry_policy.retries = 0
             outgoing = TurnContext.apply_conversation_reference(copy.copy(activity), reference)
             if replace_id:
                 outgoing.id = replace_id
