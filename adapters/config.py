@@ -20,6 +20,7 @@ class Settings:
     port: int = 3000
     log_level: str = "INFO"
     schedule_grace_hours: float = 6.0
+    schedule_tick_seconds: float = 30.0
     # Slack
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -73,8 +74,16 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         grace = -1.0
     if not 0 <= grace <= 168:
         raise ConfigError(f"SCHEDULE_GRACE_HOURS must be a number of hours (0-168), got {grace_text!r}")
+    tick_text = _get(env, "SCHEDULE_TICK_SECONDS") or "30"
+    try:
+        tick = float(tick_text)
+    except ValueError:
+        tick = 0.0
+    if not 1 <= tick <= 60:
+        raise ConfigError(f"SCHEDULE_TICK_SECONDS must be 1-60, got {tick_text!r}")
     settings = Settings(
         schedule_grace_hours=grace,
+        schedule_tick_seconds=tick,
         database_url=_get(env, "DATABASE_URL") or Settings.database_url,
         host=_get(env, "HOST") or Settings.host,
         port=int(port_text),

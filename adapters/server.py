@@ -86,7 +86,7 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
         platform.mount(web_app)
     for name, on, why in settings.platforms():
         log.info("%s: %s (%s)", name, "enabled" if on else "off", why)
-    ticker = SchedulerRunner(app.scheduler) if scheduler else None
+    ticker = SchedulerRunner(app.scheduler, settings.schedule_tick_seconds) if scheduler else None
     if ticker:
         web_app[RUNNER_KEY] = ticker
     runner = web.AppRunner(web_app, handle_signals=False)

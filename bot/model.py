@@ -281,3 +281,4 @@ class Outgoing:
     key: str | None = None  # e.g. "request:7": the sent message's id is remembered under it
     surface: str = "message"  # "message", or "home": the user's own overview (Slack's Home tab)
     thread_key: str | None = None  # reply in the thread of the message sent under this key
+    delivery_id: str | None = None  # set by the dispatcher: lets a sender recognise a resend

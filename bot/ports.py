@@ -190,6 +190,8 @@ class OutboxItem:
     id: int
     message: Outgoing
     attempts: int
+    # An earlier attempt was cut off (its process died mid-send): it may have been delivered.
+    maybe_sent: bool = False
 
 
 class Outbox(ABC):
@@ -265,6 +267,11 @@ class Sender(ABC):
     @abstractmethod
     async def send(self, message: Outgoing) -> Sent:
         """Deliver one message; raise RetryLater or Undeliverable when it could not be."""
+
+    async def find_sent(self, message: Outgoing) -> Sent | None:
+        """Was this message (by its delivery_id) already delivered by a cut-off attempt?
+        Senders that cannot tell return None, and the message is sent again."""
+        return None
 
 
 class Cron(ABC):

@@ -119,7 +119,12 @@ class Bot:
                 outcome = ("give_up", 0, f"no sender for {item.message.where.platform}")
             else:
                 try:
-                    result = await sender.send(message)
+                    result = await sender.find_sent(message) if item.maybe_sent else None
+                    if result is None:
+                        result = await sender.send(message)
+                    else:
+                        log.warning("outbox row %s was delivered before a crash; not resending",
+                                    item.id)
                 except RetryLater as exc:
                     outcome = ("retry", exc.after, str(exc))
                 except Undeliverable as exc:
@@ -146,7 +151,7 @@ class Bot:
 
     async def _threaded(self, item: OutboxItem) -> Outgoing | None:
         """Resolve `thread_key` to the parent's thread; wait for the parent a little if needed."""
-        message = item.message
+        message = replace(item.message, delivery_id=f"outbox-{item.id}")
         if not message.thread_key:
             return message
         async with self.uow_factory() as uow:

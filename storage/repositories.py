@@ -383,11 +383,13 @@ class SqlOutbox(_Repo, ports.Outbox):
             stmt = stmt.with_for_update(skip_locked=True)
         rows = list((await self.session.execute(stmt)).scalars())
         lease_until = now + timedelta(seconds=lease_seconds)
+        items = [ports.OutboxItem(r.id, outgoing_from_dict(r.payload), r.attempts,
+                                  maybe_sent=r.status == "sending") for r in rows]
         for row in rows:
             # "sending" with a lease: if this process dies mid-send the row comes due again.
             row.status, row.next_attempt_at = "sending", lease_until
         await self.session.flush()
-        return [ports.OutboxItem(r.id, outgoing_from_dict(r.payload), r.attempts) for r in rows]
+        return items
 
     async def sent(self, item_id: int, now: datetime) -> None:
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(

@@ -52,6 +52,7 @@ SCOPES = ["chat:write", "commands", "im:write", "channels:history", "groups:hist
           "im:history", "users:read"]
 SLASH_COMMANDS = ("/request", "/blocker", "/standup", "/digest", "/producer")
 
+METADATA_EVENT = "producer_bot_delivery"
 # Slack errors that no retry will fix: the message is given up and logged.
 _TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                      "request_timeout"}
@@ -95,17 +96,42 @@ class SlackSender(Sender):
                 raise RetryLater(5.0, f"slack {response.status_code} {error}") from exc
             raise Undeliverable(f"slack refused: {error}") from exc
 
+    async def find_sent(self, message: Outgoing) -> Sent | None:
+        """Look for the message's delivery id in the channel's recent history (Slack keeps
+        the metadata we attach): a cut-off attempt that did reach Slack is not posted twice."""
+        if message.private_to or message.surface == "home" or not message.delivery_id:
+            return None  # ephemeral and Home views leave no history; resending them is harmless
+        client = await self.client_for(message.where.tenant)
+        try:
+            channel = await self._channel(client, message)
+            history = await client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True)
+        except SlackApiError:
+            return None
+        for posted in history.get("messages") or []:
+            payload = (posted.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("delivery_id") == message.delivery_id:
+                return Sent(message_id=posted.get("ts"), channel=channel)
+        return None
+
+    @staticmethod
+    async def _channel(client: AsyncWebClient, message: Outgoing) -> str:
+        if message.to_user:
+            opened = await client.conversations_open(users=message.to_user)
+            return opened["channel"]["id"]
+        return message.where.channel
+
     async def _send(self, client: AsyncWebClient, message: Outgoing) -> Sent:
         if message.surface == "home":
             user = message.to_user or message.private_to
             await client.views_publish(user_id=user, view=home_view(message))
             return Sent()
-        channel = message.where.channel
+        channel = await self._channel(client, message)
         thread = message.where.thread
-        if message.to_user:
-            opened = await client.conversations_open(users=message.to_user)
-            channel = opened["channel"]["id"]
         payload = message_payload(message)
+        if message.delivery_id:
+            payload["metadata"] = {"event_type": METADATA_EVENT,
+                                   "event_payload": {"delivery_id": message.delivery_id}}
         if message.private_to:
             await client.chat_postEphemeral(channel=channel, user=message.private_to,
                                             thread_ts=thread, **payload)

@@ -128,6 +128,14 @@ class FakeSlack:
                                          "real_name": "Someone"}}
         if method in ("chat.postMessage", "chat.update"):
             return {"ok": True, "channel": data.get("channel"), "ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.history":
+            posted = [c for c in self.calls if c.method == "chat.postMessage" and c.response.get("ok")
+                      and c.data.get("channel") == data.get("channel")]
+            metadata = data.get("include_all_metadata") in (True, "true", "1", 1)
+            return {"ok": True, "has_more": False, "messages": [
+                {"type": "message", "ts": c.response["ts"], "text": c.data.get("text"),
+                 **({"metadata": c.data["metadata"]} if metadata and c.data.get("metadata") else {})}
+                for c in reversed(posted)][: int(data.get("limit") or 100)]}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method in ("views.open", "views.publish"):

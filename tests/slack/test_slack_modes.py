@@ -133,3 +133,37 @@ async def test_a_refused_message_is_given_up_not_retried_forever(slack: SlackCli
 def test_missing_slack_settings_name_the_variable(settings: Settings, variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         check(settings)
+
+
+async def test_a_message_delivered_just_before_a_crash_is_not_posted_again(
+        slack: SlackClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from storage.tables import OutboxRow
+
+    await slack.command("UENG", "/blocker", "waiting on ops")
+    [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    assert post.data["metadata"]["event_payload"]["delivery_id"].startswith("outbox-")
+    await slack.app.bot.drain()  # waits for the worker to record the send
+    # The process died after Slack took the message but before it recorded "sent": the row
+    # is still leased ("sending") and its lease has run out.
+    async with slack.app.db.sessions() as session, session.begin():
+        await session.execute(update(OutboxRow).values(
+            status="sending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+    await slack.app.bot.drain()
+    assert len(slack.fake.of("chat.postMessage")) == 1
+    assert len(slack.fake.of("conversations.history")) == 1
+    async with slack.app.db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
+    # A row whose cut-off attempt never reached Slack is sent on the retry.
+    async with slack.app.db.uow() as uow:
+        from bot.model import Outgoing, Where
+        await uow.outbox.add(Outgoing(where=Where("slack", "T1", "CGEN"), text="second"))
+        await uow.commit()
+    async with slack.app.db.sessions() as session, session.begin():
+        await session.execute(update(OutboxRow).where(OutboxRow.status == "pending").values(
+            status="sending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
+    await slack.app.bot.drain()
+    assert [c.data["text"] for c in slack.fake.of("chat.postMessage")][-1] == "second"
