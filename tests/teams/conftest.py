@@ -378,7 +378,8 @@ class OpenId:
         # A thread, not the test's event loop: botbuilder fetches with blocking requests.get,
         # which would deadlock against a server on its own loop.
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/.well-known/openidconfiguration"
 
 
