@@ -26,6 +26,11 @@ test: $(STAMP)
 test-postgres: $(STAMP)
 	$(BIN)/python -m pytest -q -m postgres
 
+# Benchmarks are measured, not asserted: numbers go to bench/RESULTS.md.
+bench: $(STAMP)
+	$(BIN)/python bench/digest.py --write
+	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL"; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

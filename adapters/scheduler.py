@@ -8,6 +8,8 @@ effect is claimed in the database, so several processes never send the same thin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -74,16 +76,27 @@ class SchedulerRunner:
                          coalesce=True, max_instances=1, misfire_grace_time=None,
                          next_run_time=datetime.now(ZoneInfo("UTC")))
         self.last_tick: datetime | None = None
+        self._running: asyncio.Task[object] | None = None
 
     async def _tick(self) -> None:
+        self._running = asyncio.current_task()
         try:
             await self.scheduler.tick()
             self.last_tick = datetime.now(ZoneInfo("UTC"))
         except Exception:  # the next tick tries again; nothing is claimed for failed teams
             log.exception("scheduler tick failed")
+        finally:
+            self._running = None
 
     async def start(self) -> None:
         self.aps.start()
 
     async def stop(self) -> None:
+        # APScheduler does not cancel a coroutine job that is running: wait for the tick in
+        # flight (its claims and messages commit together, or not at all) before the database
+        # is closed under it.
         self.aps.shutdown(wait=False)
+        running = self._running
+        if running is not None and not running.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(running), timeout=10)

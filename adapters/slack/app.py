@@ -145,6 +145,7 @@ class Slack:
     app: AsyncApp
     sender: SlackSender
     settings: Settings
+    directory: Directory
     installation_store: AsyncSQLAlchemyInstallationStore | None = None
     state_store: AsyncSQLAlchemyOAuthStateStore | None = None
     socket: AsyncSocketModeHandler | None = field(default=None, repr=False)
@@ -206,6 +207,7 @@ class Slack:
     async def stop(self) -> None:
         if self.socket is not None:
             await self.socket.close_async()
+        await self.directory.close()
 
 
 def check(settings: Settings) -> None:
@@ -257,8 +259,10 @@ def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
             return client
 
     app = AsyncApp(**kwargs)
-    register(app, bot)
-    return Slack(app, SlackSender(client_for), settings, installation_store, state_store)
+    directory = Directory(bot)
+    register(app, bot, directory)
+    return Slack(app, SlackSender(client_for), settings, directory, installation_store,
+                 state_store)
 
 
 class Directory:
@@ -269,6 +273,11 @@ class Directory:
         self.bot = bot
         self.seen: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     def learn(self, msg: InboundMessage | None, client: AsyncWebClient) -> None:
         if msg is None or (msg.where.tenant, msg.user) in self.seen:
@@ -293,9 +302,8 @@ class Directory:
             await uow.commit()
 
 
-def register(app: AsyncApp, bot: Bot) -> None:
+def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
     """The listeners. Each one translates, stores and acknowledges; none does slow work."""
-    directory = Directory(bot)
 
     @app.error
     async def on_error(error: Exception, response: BoltResponse | None, logger: Any) -> Any:
