@@ -162,6 +162,17 @@ class TeamsBot(TeamsActivityHandler):
         raw, _, team = self._turn(turn_context)
         await self.refs.seen(team, raw)
 
+    # Edits, deletions and meeting events mean nothing to the bot; the base class would parse
+    # their channelData first, and fail on a malformed one.
+    async def on_message_update_activity(self, turn_context: TurnContext) -> None:
+        return None
+
+    async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
+        return None
+
+    async def on_event_activity(self, turn_context: TurnContext) -> None:
+        return None
+
     async def _resolve_mentions(self, turn_context: TurnContext, team: Team,
                                 raw: dict[str, Any]) -> dict[str, str]:
         """Mentions carry Teams account ids (29:...); the core knows people by their Entra id.
@@ -247,6 +258,8 @@ class Teams:
                 or not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
                 or not 0 < len(conversation["id"]) <= translate.MAX_ID:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
+        if not isinstance(body.get("channelData", {}), dict):
+            return _error(400, "channelData must be an object")
         if self.emulator and not is_loopback(urlsplit(activity.service_url).hostname or ""):
             # Without authentication anyone could make the bot post to any URL.
             return _error(403, "in emulator mode only loopback service URLs are answered")

@@ -3,6 +3,9 @@ nothing wrong stored."""
 
 from __future__ import annotations
 
+import copy
+import random
+
 import pytest
 from sqlalchemy import text
 
@@ -166,3 +169,46 @@ async def test_a_database_failure_is_a_503_so_teams_retries(stack: Stack) -> Non
         await conn.execute(text("DROP TABLE inbox"))
     code, _ = await stack.post(stack.acts.personal(ERIN, "blocker the database is down"))
     assert code == 503
+
+
+JUNK: list[object] = [None, 0, -1, 1.5, True, "", "x", "<at>", "a" * 300, [], [1, "a"], {},
+                      {"id": None}, {"id": 5}, {"nested": {"deep": [None]}}]
+
+
+def mutate(activity: dict, rng: random.Random) -> dict:
+    """Replace a random field (at any depth) with junk, or drop it."""
+    mutated = copy.deepcopy(activity)
+    node = mutated
+    while True:
+        key = rng.choice(list(node))
+        if isinstance(node[key], dict) and node[key] and rng.random() < 0.5:
+            node = node[key]
+            continue
+        if rng.random() < 0.2:
+            del node[key]
+        else:
+            node[key] = copy.deepcopy(rng.choice(JUNK))
+        return mutated
+
+
+async def test_mangled_activities_never_crash_the_endpoint(stack: Stack) -> None:
+    rng = random.Random(20261116)
+    acts = stack.acts
+    shapes = [acts.personal(ERIN, "blocker x"), acts.channel(ERIN, "request y"),
+              acts.group(ERIN, "help"), acts.execute(ERIN, {"command": "help"}, card="1"),
+              acts.submit(ERIN, {"command": "help"}, card="1"), acts.installed(ERIN),
+              acts.execute(ERIN, {"form": "request", "title": "t", "problem": "p"}, card=None),
+              {**acts.channel(ERIN, "edited"), "type": "messageUpdate"},
+              {**acts.channel(ERIN, "deleted"), "type": "messageDelete"},
+              {**acts.installed(ERIN), "membersAdded": [], "membersRemoved": [{"id": "x"}]},
+              {**acts.installed(ERIN), "type": "installationUpdate", "action": "add"}]
+    statuses = set()
+    for i in range(400):
+        activity = mutate(rng.choice(shapes), rng)
+        activity["id"] = activity.get("id", "x") if i % 7 else f"{i}"
+        code, body = await stack.post(activity)
+        statuses.add(code)
+        assert code < 500, (code, body, activity)
+    assert statuses >= {200, 400}
+    await stack.drain()  # whatever was stored, the core handles it without failing
+    assert [r.error for r in await stack.inbox() if r.status == "failed"] == []
