@@ -16,8 +16,10 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 def default_manifest_dir() -> Path:
-    """teams/ at the top of the repository."""
-    return Path(__file__).resolve().parents[2] / "teams"
+    """teams/ at the top of the repository, else in the working directory (the Docker image
+    installs the code into site-packages and keeps teams/ in /app)."""
+    candidates = [Path(__file__).resolve().parents[2] / "teams", Path.cwd() / "teams"]
+    return next((c for c in candidates if (c / MANIFEST).is_file()), candidates[0])
 
 
 def manifest_for(app_id: str, manifest_dir: Path) -> dict[str, Any]:

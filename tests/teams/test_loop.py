@@ -242,3 +242,16 @@ async def test_emulator_without_tenant_uses_a_local_one(stack: Stack) -> None:
     assert len(await stack.say(activity)) == 1
     (row,) = await stack.inbox()
     assert row.tenant == EMULATOR_TENANT
+
+
+async def test_plain_words_in_a_channel_without_a_mention(stack: Stack) -> None:
+    """With the manifest's RSC permissions Teams delivers every channel message."""
+    await setup_team(stack)
+    assert await stack.say(stack.acts.channel(ERIN, "lunch at noon?", mention=False)) == []
+    noticed = only(await stack.say(stack.acts.channel(
+        ERIN, "can't deploy until ops rotates the staging DB password", mention=False)))
+    assert "tracking it as blocker #1" in noticed.text
+    # A bare command word is chat, a slash command is a command.
+    assert await stack.say(stack.acts.channel(ERIN, "digest", mention=False)) == []
+    assert "digest" in only(await stack.say(
+        stack.acts.channel(ERIN, "/digest day", mention=False))).text.lower()
