@@ -298,14 +298,16 @@ class Teams:
         return web.json_response(out, status=int(response.status))
 
 
-def build_teams(settings: Settings, bot: Bot, db: Database, *,
+def build_teams(settings: Settings, bot: Bot, db: Database, *, host: str | None = None,
                 env: Mapping[str, str] | None = None,
                 credentials_factory: ServiceClientCredentialsFactory | None = None) -> Teams:
     """The Teams platform: mount() its route, put `sender` in bot.senders, start() it.
 
+    `host` is the address the server binds (default settings.host): emulator mode refuses
+    anything but loopback. `env` is where TEAMS_ALLOWED_TENANTS is read (default os.environ).
     `credentials_factory` replaces botbuilder's (MSAL) outbound credentials; tests use it.
     """
-    check(settings)
+    check(settings, host)
     config = BotFrameworkConfig(settings)
     factory = credentials_factory or CachedCredentials(
         ConfigurationServiceClientCredentialFactory(config))

@@ -59,13 +59,15 @@ def emulator_mode(settings: Settings) -> bool:
     return not settings.microsoft_app_id
 
 
-def check(settings: Settings) -> None:
-    """Fail fast, naming the variable, instead of refusing every activity later."""
+def check(settings: Settings, host: str | None = None) -> None:
+    """Fail fast, naming the variable, instead of refusing every activity later. `host` is the
+    address the server really binds, when it is not settings.host."""
     if emulator_mode(settings):
-        if not is_loopback(settings.host):
+        host = host or settings.host
+        if not is_loopback(host):
             raise ConfigError(
                 f"MicrosoftAppId is not set, so Teams would run without authentication, which is "
-                f"only allowed on a loopback address, but HOST is {settings.host!r}. Set "
+                f"only allowed on a loopback address, but the server listens on {host!r}. Set "
                 "MicrosoftAppId and MicrosoftAppPassword (Azure Bot > Configuration) or HOST=127.0.0.1")
         return
     kind = app_type(settings)

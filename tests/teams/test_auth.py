@@ -97,6 +97,8 @@ def test_start_up_checks_name_the_variable() -> None:
         check(Settings(host="0.0.0.0"))
     check(Settings(host="127.0.0.1"))
     check(Settings(host="::1"))
+    with pytest.raises(ConfigError, match="0.0.0.0"):
+        check(Settings(host="127.0.0.1"), host="0.0.0.0")  # what serving() really binds
     with pytest.raises(ConfigError, match="MicrosoftAppPassword"):
         check(Settings(microsoft_app_id=APP_ID, host="0.0.0.0"))
     with pytest.raises(ConfigError, match="MicrosoftAppTenantId"):
