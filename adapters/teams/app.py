@@ -129,8 +129,6 @@ class TeamsBot(TeamsActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         name = turn_context.activity.name
-        if name == "healthCheck":
-            return await super().on_invoke_activity(turn_context)
         if name != "adaptiveCard/action":
             # The manifest declares no messaging extensions, task modules or tabs.
             return _invoke_error(400, f"this bot does not handle {str(name)[:60]!r} invokes")

@@ -173,7 +173,7 @@ def request_form() -> dict[str, Any]:
 
 def filed_card(title: str) -> dict[str, Any]:
     """What replaces the form once it is submitted, so it cannot be sent twice."""
-    return _card([_text_block(f"Filing your request **{_cut(title, 150)}**…", wrap=True)], [],
+    return _card([_text_block(f"Filing your request **{_cut(title, 150)}**…")], [],
                  "Filing your request.")
 
 

@@ -212,3 +212,4 @@ async def test_mangled_activities_never_crash_the_endpoint(stack: Stack) -> None
     assert statuses >= {200, 400}
     await stack.drain()  # whatever was stored, the core handles it without failing
     assert [r.error for r in await stack.inbox() if r.status == "failed"] == []
+
