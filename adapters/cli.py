@@ -10,6 +10,7 @@ import signal
 import sys
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapters import config
@@ -134,6 +135,24 @@ async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def cmd_teams_package(settings: config.Settings, args: argparse.Namespace) -> int:
+    from adapters.teams.package import build_package
+
+    app_id = args.app_id or settings.microsoft_app_id
+    if not app_id:
+        print("producer-bot: --app-id is required: the Microsoft App ID on your Azure Bot's "
+              "Configuration page (or set MicrosoftAppId)", file=sys.stderr)
+        return 2
+    try:
+        out = build_package(app_id, Path(args.out),
+                            Path(args.manifest_dir) if args.manifest_dir else None)
+    except OSError as exc:
+        print(f"producer-bot: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: upload it in Teams > Apps > Manage your apps > Upload an app")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="producer-bot", description=(
         "A software producer's assistant for Slack, Teams and the terminal."))
@@ -172,6 +191,12 @@ def parser() -> argparse.ArgumentParser:
     put.add_argument("--channel", help="channel id to post in (default: 1:1 messages)")
     put.add_argument("--off", action="store_true", help="store it switched off")
     sc.set_defaults(run=cmd_schedule)
+    t = sub.add_parser("teams-package", help="build the Teams app package (zip) to upload")
+    t.add_argument("--app-id", help="your Azure Bot's Microsoft App ID (default: MicrosoftAppId)")
+    t.add_argument("--out", default="producer-bot-teams.zip",
+                   help="where to write the zip (default: producer-bot-teams.zip)")
+    t.add_argument("--manifest-dir", help="folder with manifest.json and its icons (default: teams/)")
+    t.set_defaults(run=cmd_teams_package)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,14 +45,32 @@ class Settings:
 
     @property
     def teams_enabled(self) -> bool:
-        return bool(self.microsoft_app_id)
+        return bool(self.microsoft_app_id) or self.teams_emulator
+
+    @property
+    def teams_emulator(self) -> bool:
+        """No MicrosoftAppId: Teams without authentication, for the Bot Framework Emulator, and
+        only while nothing but this machine can reach the server."""
+        return not self.microsoft_app_id and is_loopback(self.host)
 
     def platforms(self) -> list[tuple[str, bool, str]]:
         """(platform, on?, why) for the start-up log line."""
         slack_why = ("SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN is set"
                      if self.slack_enabled else "no SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN")
-        teams_why = "MicrosoftAppId is set" if self.teams_enabled else "MicrosoftAppId is not set"
+        teams_why = ("MicrosoftAppId is set" if self.microsoft_app_id else
+                     "emulator mode: MicrosoftAppId is not set and HOST is loopback, so NO "
+                     "authentication" if self.teams_emulator else
+                     "MicrosoftAppId is not set (and HOST is not loopback: no emulator mode)")
         return [("slack", self.slack_enabled, slack_why), ("teams", self.teams_enabled, teams_why)]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

@@ -60,14 +60,19 @@ class Server:
         return f"http://{self.host}:{self.port}"
 
 
-def build_platforms(app: App) -> dict[str, Any]:
-    """The configured chat platforms, with their senders registered on the bot."""
+def build_platforms(app: App, host: str | None = None) -> dict[str, Any]:
+    """The configured chat platforms, with their senders registered on the bot. `host` is the
+    address the server binds (Teams' emulator mode refuses anything but loopback)."""
     settings = app.settings
     platforms: dict[str, Any] = {}
     if settings.slack_enabled:
         from adapters.slack.app import build_slack  # only when Slack is configured
 
         platforms["slack"] = build_slack(settings, app.bot, app.db.engine)
+    if settings.teams_enabled:
+        from adapters.teams.app import build_teams  # only when Teams is configured
+
+        platforms["teams"] = build_teams(settings, app.bot, app.db, host=host)
     for name, platform in platforms.items():
         app.bot.senders[name] = platform.sender
     return platforms
@@ -81,7 +86,7 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     host = host or settings.host
     port = settings.port if port is None else port
     web_app = make_web_app(app)
-    platforms = build_platforms(app)
+    platforms = build_platforms(app, host)
     for platform in platforms.values():
         platform.mount(web_app)
     for name, on, why in settings.platforms():

@@ -9,8 +9,12 @@ def test_defaults_need_no_accounts() -> None:
     settings = load({})
     assert settings.database_url.startswith("sqlite")
     assert (settings.host, settings.port) == ("127.0.0.1", 3000)
-    assert not settings.slack_enabled and not settings.teams_enabled
-    assert [(p, on) for p, on, _ in settings.platforms()] == [("slack", False), ("teams", False)]
+    assert not settings.slack_enabled
+    # On loopback, Teams runs unauthenticated for the Bot Framework Emulator; nowhere else.
+    assert settings.teams_enabled and settings.teams_emulator
+    assert [(p, on) for p, on, _ in settings.platforms()] == [("slack", False), ("teams", True)]
+    public = load({"HOST": "0.0.0.0"})
+    assert not public.teams_enabled and not public.teams_emulator
 
 
 def test_platforms_switch_on_from_their_variables() -> None:
