@@ -94,7 +94,7 @@ def build_assistant(settings: object, env: Mapping[str, str] | None = None, *,
     env = os.environ if env is None else env
     config = None if heuristic_only else llm_settings(settings, env)
     if config is None:
-        log.info("language model: off (heuristics only)")
+        log.debug("language model: off (heuristics only)")
         return HeuristicAssistant()
     if every_message:
         config = dataclasses.replace(config, escalate_below=1.01)

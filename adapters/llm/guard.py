@@ -71,24 +71,32 @@ def grounded(value: str | None, source: str, limit: int = 200) -> str | None:
     return value
 
 
-_QUESTION_MARK = re.compile(r"[?？¿؟;]")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+_QUESTION_END = re.compile(r"[?？؟]\s*$")
 _NOT_IN_A_QUESTION = re.compile(r"https?:|www\.|[<>`@]|\n")
+# A question must not announce a decision only a producer makes ("Request accepted! ...").
+_DECISION = re.compile(
+    r"accept|approv|declin|reject|priorit|acept|aprob|rechaz|aceit|aprovad|recusad|approuv|"
+    r"refus|akzeptier|genehmig|abgelehnt|accettat|approvat|rifiutat|geaccepteerd|goedgekeurd|"
+    r"afgewezen|zaakcept|zatwierdz|odrzuc|manzoor|sweekar",
+    re.IGNORECASE)
 
 
-def clean_question(text: str | None, limit: int = 300) -> str | None:
-    """A question the model wrote, if it is one short plain question; otherwise None and the
-    bot asks in its own words. No links, mentions, markup or commands get through."""
+def clean_question(text: str | None, limit: int = 300, max_sentences: int = 3) -> str | None:
+    """A question the model wrote, if it is a short plain question; otherwise None and the
+    bot asks in its own words. No links, mentions, markup, commands or decisions get through."""
     if not text:
         return None
     text = _SPACE.sub(" ", text).strip()
     if not text or len(text) > limit or _NOT_IN_A_QUESTION.search(text):
         return None
-    if not _QUESTION_MARK.search(text):
+    if not _QUESTION_END.search(text) or _DECISION.search(text):
+        return None
+    if len([s for s in _SENTENCE_BREAK.split(text) if s.strip()]) > max_sentences:
         return None
     return text
 
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _MENTION = re.compile(r"<@([^>|\s]+)(?:\|[^>]*)?>")
 _REFERENCE = re.compile(r"#(\d+)")
 _NUMBER = re.compile(r"\d+")

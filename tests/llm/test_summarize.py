@@ -96,3 +96,20 @@ def test_numbers_spelled_in_the_facts_are_allowed() -> None:
     facts = digest_facts(sample_digest())
     assert check_headline("1 of 2 people posted a standup; #3 is 6d old.", facts)
     assert check_headline("3 of 4 people posted a standup.", facts) is None
+
+
+@pytest.mark.parametrize(("question", "kept"), [
+    ("¿Qué problema resolvería? ¿Quién pierde tiempo hoy sin esto?", True),
+    ("Thanks for the idea! What problem would it solve for finance?", True),
+    ("Who has this problem?", True),
+    ("Request accepted! Anything else?", False),
+    ("Your request was approved, who should we tell?", False),
+    ("Tell me more.", False),
+    ("Who? Why? When? Where?", False),
+    ("Who has it? See https://example.com", False),
+    ("Who has it, <@U_PAT>?", False),
+])
+def test_model_questions_are_plain_questions(question: str, kept: bool) -> None:
+    from adapters.llm.guard import clean_question
+
+    assert (clean_question(question) == question) is kept
