@@ -3,6 +3,7 @@ used, and every way a model can fail ends with the heuristic's answer and one lo
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -45,6 +46,9 @@ async def test_a_good_structured_answer_is_used(fake_openai: FakeOpenAI,
     assert sent["model"] == "test-model"
     assert sent["response_format"]["type"] == "json_schema"
     assert sent["response_format"]["json_schema"]["strict"] is True
+    # Ranges and lengths are checked on arrival, not sent: some servers reject those keywords.
+    schema = json.dumps(sent["response_format"]["json_schema"]["schema"])
+    assert not any(word in schema for word in ("maximum", "minimum", "maxLength"))
 
 
 async def test_a_message_the_heuristic_is_sure_about_costs_no_call(
@@ -71,6 +75,8 @@ FAILURES = {
     "schema violation": (answer(label="urgent", confidence=3, blocked_on=None, unblocker=None),
                          "does not fit the schema"),
     "missing field": (answer(label="blocker"), "does not fit the schema"),
+    "out of range": (answer(label="blocker", confidence=3, blocked_on=None, unblocker=None),
+                     "does not fit the schema"),
     "cut short": (content('{"label": "blo', finish_reason="length"), "LengthFinishReasonError"),
 }
 
