@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from adapters import config
+from adapters import config, logs
 from adapters.compose import open_app
 from adapters.console import TEAM, Console, ConsoleSender, interactive
 from adapters.scheduler import ApsCron
@@ -42,15 +42,16 @@ async def cmd_console(settings: config.Settings, args: argparse.Namespace) -> in
 
 
 async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
+    # Handlers first: a SIGTERM that arrives while starting up still shuts down cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     async with open_app(settings) as app, serving(app):
         if not any(enabled for _, enabled, _ in settings.platforms()):
             log.warning("no chat platform is configured: serving /healthz only. "
                         "Try `producer-bot console` to talk to the bot locally.")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
     return 0
@@ -208,10 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"producer-bot: {exc}", file=sys.stderr)
         return 2
     console = args.command == "console"
-    logging.basicConfig(
-        level=logging.WARNING if console else getattr(logging, settings.log_level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl ..." is noise here
+    logs.setup(logging.WARNING if console else getattr(logging, settings.log_level, logging.INFO))
     try:
         return asyncio.run(args.run(settings, args))
     except KeyboardInterrupt:

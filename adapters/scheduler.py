@@ -92,11 +92,12 @@ class SchedulerRunner:
         self.aps.start()
 
     async def stop(self) -> None:
-        # APScheduler does not cancel a coroutine job that is running: wait for the tick in
-        # flight (its claims and messages commit together, or not at all) before the database
-        # is closed under it.
-        self.aps.shutdown(wait=False)
+        # APScheduler's asyncio executor cancels a running job on shutdown: pause (no new
+        # ticks), let the tick in flight finish (its claims and messages commit together),
+        # then shut down.
+        self.aps.pause()
         running = self._running
         if running is not None and not running.done():
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(running), timeout=10)
+        self.aps.shutdown(wait=False)

@@ -16,6 +16,7 @@ from adapters.scheduler import SchedulerRunner
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_SECONDS = 20.0
 APP_KEY: web.AppKey[App] = web.AppKey("producer_bot", App)
 RUNNER_KEY: web.AppKey[SchedulerRunner] = web.AppKey("scheduler", SchedulerRunner)
 
@@ -100,7 +101,8 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     await site.start()
     bound = runner.addresses[0][1] if runner.addresses else port
     server = Server(host, bound, platforms)
-    task = asyncio.create_task(app.bot.run_worker()) if worker else None
+    stopping = asyncio.Event()
+    task = asyncio.create_task(app.bot.run_worker(stopping)) if worker else None
     try:
         for platform in platforms.values():
             await platform.start()
@@ -116,6 +118,12 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
                 await platform.stop()
         await runner.cleanup()  # stop taking requests before the worker stops
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Let the worker finish the message in hand; whatever is still pending stays in
+            # the inbox and outbox for the next start.
+            stopping.set()
+            app.bot.wake()
+            try:
+                await asyncio.wait_for(task, timeout=SHUTDOWN_SECONDS)
+            except TimeoutError:
+                log.warning("worker still busy after %ss; leaving the rest pending",
+                            SHUTDOWN_SECONDS)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing
 from bot.ports import OutboxItem, RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
+from bot.trace import current_event
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,12 @@ class Bot:
 
     async def receive(self, msg: InboundMessage) -> bool:
         """Store an inbound event before it is acknowledged. False for a duplicate delivery."""
+        current_event.set(msg.event_id)
         async with self.uow_factory() as uow:
             inbox_id = await uow.inbox.add(msg)
             await uow.commit()
         if inbox_id is None:
-            log.info("duplicate event ignored", extra={"event_id": msg.event_id})
+            log.info("duplicate event ignored")
             return False
         self._wake.set()
         return True
@@ -66,7 +68,11 @@ class Bot:
                 msg = await uow.inbox.claim(inbox_id)
                 if msg is None:
                     return False
-                await self.core.handle(msg, uow)
+                token = current_event.set(msg.event_id)
+                try:
+                    await self.core.handle(msg, uow)
+                finally:
+                    current_event.reset(token)
                 await uow.commit()
                 return True
         except Exception as exc:  # a bug must not wedge the inbox or go unanswered
@@ -168,10 +174,11 @@ class Bot:
         where = message.where if message.to_user else replace(message.where, channel=channel)
         return replace(message, where=where.in_thread(parent), thread_key=None)
 
-    async def drain(self) -> None:
-        """Process every pending event and send everything due, until there is nothing left."""
+    async def drain(self, stop: asyncio.Event | None = None) -> None:
+        """Process every pending event and send everything due, until there is nothing left
+        (or until `stop` is set: shutting down finishes the batch at hand, not the backlog)."""
         async with self._drain_lock:
-            while True:
+            while stop is None or not stop.is_set():
                 handled = await self.process_pending()
                 sent = await self.dispatch()
                 if not handled and not sent:
@@ -182,15 +189,18 @@ class Bot:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run_worker(self, poll_seconds: float = 1.0) -> None:
-        """Drain whenever woken, and every `poll_seconds` for retries that came due."""
-        while True:
+    async def run_worker(self, stop: asyncio.Event | None = None,
+                         poll_seconds: float = 1.0) -> None:
+        """Drain whenever woken, and every `poll_seconds` for retries that came due, until
+        `stop` is set; the pass under way is finished first, what is left stays in the database."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
             except TimeoutError:
                 pass
             self._wake.clear()
             try:
-                await self.drain()
+                await self.drain(stop)
             except Exception:
                 log.exception("worker pass failed; retrying on the next tick")

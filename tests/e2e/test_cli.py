@@ -46,3 +46,29 @@ def test_digest_prints_and_sends(tmp_path: Path) -> None:
     sent = run(tmp_path, "digest", "--send")
     assert sent.returncode == 0 and "bot → @pat (direct): Weekly digest" in sent.stdout
     assert "sent 1 message" in sent.stdout
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PORT": "0",
+           "HOST": "127.0.0.1", "LOG_LEVEL": "INFO"}
+    process = subprocess.Popen([str(EXE), "serve"], env=env, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for the line that says it listens (bounded)
+        line = process.stderr.readline()
+        lines.append(line)
+        if "listening on" in line or not line:
+            break
+    listening = next(json_line for json_line in lines if "listening on" in json_line)
+    port = int(listening.rsplit(":", 1)[1].split('"')[0].split()[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # it is really serving
+    process.send_signal(signal.SIGTERM)
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 0
+    assert "shutting down" in rest and "Traceback" not in rest
+    assert all(line.startswith("{") for line in (lines + rest.splitlines()) if line.strip())

@@ -17,7 +17,8 @@ def posts(slack: SlackClient, channel: str | None = None, thread: str | None = N
             and contains in (c.data.get("text", "") + c.blocks_text())]
 
 
-async def test_the_whole_loop_in_slack(slack: SlackClient) -> None:
+async def test_the_whole_loop_in_slack(slack: SlackClient, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("INFO")
     fake = slack.fake
     # A producer claims the role (the first one in a workspace may).
     status, _ = await slack.command("UPRO", "/producer", "role me producer")
@@ -76,3 +77,6 @@ async def test_the_whole_loop_in_slack(slack: SlackClient) -> None:
         request = await uow.requests.get(T1, 1)
     assert request.state == RequestState.SOLVED
     assert request.answers["proposed_solution"] == "add an export button"
+    # Nothing anyone wrote reaches the logs at INFO.
+    for said in ("staging DB creds", "CSV export", "retypes invoice rows", "finance team"):
+        assert said not in caplog.text
