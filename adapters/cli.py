@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from adapters import config, logs
 from adapters.compose import open_app
 from adapters.console import TEAM, Console, ConsoleSender, interactive
+from adapters.llm.eval import add_arguments as add_eval_arguments
+from adapters.llm.eval import eval_command
 from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, serving
 from bot.digest import PERIODS, build_digest, digest_message, render_text
@@ -66,6 +68,11 @@ async def cmd_db(settings: config.Settings, args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     return 0
+
+
+async def cmd_eval(settings: config.Settings, args: argparse.Namespace) -> int:
+    return await eval_command(settings, args.file, heuristic=args.heuristic,
+                              every_message=args.every_message, mistakes=args.mistakes)
 
 
 async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -198,6 +205,10 @@ def parser() -> argparse.ArgumentParser:
                    help="where to write the zip (default: producer-bot-teams.zip)")
     t.add_argument("--manifest-dir", help="folder with manifest.json and its icons (default: teams/)")
     t.set_defaults(run=cmd_teams_package)
+
+    ev = sub.add_parser("eval", help="measure the message classifier on a labelled JSONL file")
+    add_eval_arguments(ev)
+    ev.set_defaults(run=cmd_eval)
     return p
 
 

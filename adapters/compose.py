@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from adapters.config import Settings
+from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
 from bot.core import Core
 from bot.ports import Sender
@@ -40,8 +41,11 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             # `producer-bot db upgrade` as a deliberate step.
             await upgrade(db.engine)
         cron = ApsCron()
-        bot = Bot(db.uow, Core(cron=cron), senders or {})
-        scheduler = Scheduler(db.uow, cron, grace=timedelta(hours=settings.schedule_grace_hours))
-        yield App(settings, db, bot, scheduler)
+        async with open_assistant(settings) as assistant:
+            bot = Bot(db.uow, Core(assistant, cron=cron), senders or {})
+            scheduler = Scheduler(db.uow, cron,
+                                  grace=timedelta(hours=settings.schedule_grace_hours),
+                                  assistant=assistant)
+            yield App(settings, db, bot, scheduler)
     finally:
         await db.dispose()

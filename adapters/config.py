@@ -38,6 +38,10 @@ class Settings:
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     openai_model: str | None = None
+    openai_embedding_model: str | None = None  # "off": word overlap only
+    openai_timeout: str | None = None  # seconds per attempt; adapters/llm checks and applies it
+    openai_max_retries: str | None = None
+    llm_disabled_for: str | None = None  # comma-separated places kept away from the model
 
     @property
     def slack_enabled(self) -> bool:
@@ -120,5 +124,9 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         openai_api_key=_get(env, "OPENAI_API_KEY"),
         openai_base_url=_get(env, "OPENAI_BASE_URL"),
         openai_model=_get(env, "OPENAI_MODEL"),
+        openai_embedding_model=_get(env, "OPENAI_EMBEDDING_MODEL"),
+        openai_timeout=_get(env, "OPENAI_TIMEOUT"),
+        openai_max_retries=_get(env, "OPENAI_MAX_RETRIES"),
+        llm_disabled_for=_get(env, "LLM_DISABLED_FOR"),
     )
     return settings

@@ -7,6 +7,7 @@ typed command share one parser and one set of permission checks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -185,7 +186,7 @@ class Core:
         if turn.msg.direct and await _awaiting_standup(turn):
             await cmd_standup(self, turn, turn.text)
             return
-        result = await self.assistant.classify(turn.text)
+        result = await self.assistant.classify(turn.text, where=turn.msg.where)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
             blocker = await _record_blocker(turn, turn.text, source="message",
                                             unblocker=result.unblocker,
@@ -228,6 +229,7 @@ class Core:
         if lowered in ("cancel", "withdraw", "never mind", "nevermind"):
             await _withdraw(turn, request)
             return
+        review = None
         if lowered in ("skip", "pass", "n/a", "dunno", "don't know", "no idea", "done"):
             if question.required:
                 await turn.reply(
@@ -239,15 +241,18 @@ class Core:
                 request.discovery_step = len(DISCOVERY_QUESTIONS)
             else:
                 request.discovery_step += 1
-        elif question.field == "problem" and not request.followup_asked \
-                and await self.assistant.is_solution(answer):
-            # Keep what they proposed: nothing a user said is lost, and it helps the team later.
-            request.answers["proposed_solution"] = answer
-            request.followup_asked = True
-            await _save(turn, request)
-            await turn.reply(_SOLUTION_FOLLOWUP, where=_discovery_place(turn, request))
-            return
         else:
+            review = await self.assistant.review_discovery(request, answer,
+                                                           where=turn.msg.where)
+            if question.field == "problem" and not request.followup_asked \
+                    and review.solution_in_disguise:
+                # Keep what they proposed: nothing a user said is lost, and it helps the team.
+                request.answers["proposed_solution"] = answer
+                request.followup_asked = True
+                await _save(turn, request)
+                await turn.reply(review.next_question or _SOLUTION_FOLLOWUP,
+                                 where=_discovery_place(turn, request))
+                return
             request.answers[question.field] = answer[:MAX_TEXT]
             request.discovery_step += 1
             if question.field == "problem" and request.state == RequestState.NEEDS_DISCOVERY:
@@ -256,7 +261,8 @@ class Core:
         await _save(turn, request)
         following = request.current_question
         if following is not None:
-            await turn.reply(f"Thanks. {following.text} (or `skip`)",
+            asked = (review.next_question if review else None) or following.text
+            await turn.reply(f"Thanks. {asked} (or `skip`)",
                              where=_discovery_place(turn, request))
             return
         await _discovery_finished(turn, request)
@@ -425,7 +431,7 @@ async def cmd_blocker(core: Core, turn: Turn, args: str) -> None:
         await turn.reply(f"What's blocking you? Usage: {turn.usage('blocker <what blocks you>')}",
                          private=True)
         return
-    result = await core.assistant.classify(args)
+    result = await core.assistant.classify(args, where=turn.msg.where)
     blocker = await _record_blocker(turn, args, source="command", unblocker=result.unblocker,
                                     blocked_on=result.blocked_on)
     await turn.reply(f"Tracking blocker #{blocker.number} for {mention(turn.user)}.",
@@ -513,7 +519,7 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
     await turn.uow.requests.add(request)
     # Titles against titles: at filing time the title is all we have of the new request.
     candidates = [(r.number, r.title) for r in open_requests]
-    similar = await core.assistant.similar(title, candidates)
+    similar = await core.assistant.similar(title, candidates, where=msg.where)
     by_number = {r.number: r for r in open_requests}
     sections = []
     if similar:
@@ -544,7 +550,7 @@ async def _prefill(core: Core, turn: Turn, request: Request, form: dict[str, str
         if answer:
             request.answers[question.field] = answer
     problem = request.answers.get("problem")
-    if problem and await core.assistant.is_solution(problem):
+    if problem and await core.assistant.is_solution(problem, where=turn.msg.where):
         request.answers["proposed_solution"] = request.answers.pop("problem")
         request.followup_asked = True
     if "problem" in request.answers:
@@ -758,7 +764,7 @@ async def cmd_standup(core: Core, turn: Turn, args: str) -> None:
     for sentence in filter(None, (s.strip() for s in _SENTENCE.split(args))):
         if sentence in already:
             continue  # the corrected answer repeats a blocker that is tracked already
-        result = await core.assistant.classify(sentence)
+        result = await core.assistant.classify(sentence, where=turn.msg.where)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
             tracked.append(await _record_blocker(turn, sentence, source="standup",
                                                  unblocker=result.unblocker,
@@ -780,7 +786,13 @@ async def cmd_digest(core: Core, turn: Turn, args: str) -> None:
         await turn.reply(f"Usage: {turn.usage('digest [day|week]')}", private=True)
         return
     digest = await build_digest(turn.uow, turn.team, period, turn.now)
-    await turn.say(digest_message(digest, reply_place(turn.msg)))
+    out = digest_message(digest, reply_place(turn.msg))
+    # The model's headline, when there is one, leads; the factual headline stays in `text`.
+    summary = await core.assistant.summarize(digest, where=out.where)
+    if summary:
+        out = dataclasses.replace(out, sections=(Section(summary, title="In short"),
+                                                 *out.sections))
+    await turn.say(out)
 
 
 AGING_DAYS = 2.0  # a blocker older than this is "aging" on the producers' overview

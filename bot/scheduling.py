@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.assistant import Assistant, HeuristicAssistant
 from bot.digest import build_digest, digest_message
 from bot.model import (
     DEFAULT_SCHEDULES,
@@ -82,8 +83,10 @@ class Scheduler:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], cron: Cron,
                  grace: timedelta = timedelta(hours=6),
                  reminder_before: timedelta = timedelta(hours=1),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 assistant: Assistant | None = None) -> None:
         self.uow_factory = uow_factory
+        self.assistant = assistant or HeuristicAssistant()
         self.cron = cron
         self.grace = grace
         self.reminder_before = reminder_before
@@ -252,15 +255,19 @@ class _Run:
         tz = schedule.tz or self.settings.timezone
         for fire in self.fires(schedule, tz):
             status = self.status(fire, fire.date())
-            digest = None
+            digest, summary = None, None
             for recipient in self.recipients(schedule):
                 if not await self.claim(schedule.kind, recipient, fire, status):
                     continue
-                digest = digest or await build_digest(self.uow, self.team, period,
-                                                      fire.astimezone(UTC))
+                if digest is None:
+                    digest = await build_digest(self.uow, self.team, period, fire.astimezone(UTC))
+                    # One model headline per digest, not per recipient.
+                    summary = await self.scheduler.assistant.summarize(
+                        digest, where=self.place(schedule))
                 base = digest_message(digest, self.place(schedule))
+                lead = (Section(summary, title="In short"),) if summary else ()
                 await self.uow.outbox.add(Outgoing(
-                    where=base.where, text=base.text, sections=base.sections,
+                    where=base.where, text=base.text, sections=lead + base.sections,
                     actions=base.actions, to_user=None if schedule.channel else recipient))
 
     async def escalations(self) -> None:
