@@ -13,10 +13,11 @@ message's own metadata and the sender's permissions.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import classify as rules
 from bot.classify import Classification
@@ -25,7 +26,8 @@ from bot.model import Request, Where
 if TYPE_CHECKING:
     from bot.digest import Digest
 
-__all__ = ["Assistant", "Classification", "HeuristicAssistant", "Review", "Similar"]
+__all__ = ["Assistant", "Classification", "HeuristicAssistant", "Planner", "Prepared", "Review",
+           "Similar"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class Review:
 
 
 class Assistant(ABC):
+    # True when answers come over the network: then they are asked for before a unit of work
+    # opens (see Planner), never while one holds database locks.
+    remote = False
+
     @abstractmethod
     async def classify(self, text: str, *, where: Where | None = None) -> Classification: ...
 
@@ -92,3 +98,87 @@ class HeuristicAssistant(Assistant):
         scored = [Similar(n, rules.similarity(text, other)) for n, other in candidates]
         good = [s for s in scored if s.score >= self.threshold]
         return sorted(good, key=lambda s: (-s.score, s.number))[:limit]
+
+
+def _key(name: str, args: tuple[Any, ...], where: Where | None) -> Hashable:
+    """A question's identity, equal across the planning and the real pass."""
+    if name == "review_discovery":
+        request, answer = args
+        # The request is re-read in the real pass: compare what the question depends on.
+        args = ((request.team, request.number, request.discovery_step, request.followup_asked,
+                 tuple(sorted(request.answers.items()))), answer)
+    elif name == "similar":
+        args = (args[0], tuple(args[1]), *args[2:])
+    return (name, args, where)
+
+
+class Planner(Assistant):
+    """Answers at once from the rules and writes down every question it was asked.
+
+    A unit of work run with a Planner (and rolled back) tells which questions the real run will
+    ask; they are then put to a remote assistant with no transaction open (`prepare`)."""
+
+    def __init__(self) -> None:
+        self.rules = HeuristicAssistant()
+        self.questions: dict[Hashable, tuple[str, tuple[Any, ...], dict[str, Any]]] = {}
+
+    async def _ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self.questions[_key(name, args, kwargs.get("where"))] = (name, args, kwargs)
+        return await getattr(self.rules, name)(*args, **kwargs)
+
+    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
+        return await self._ask("classify", text, where=where)
+
+    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
+        return await self._ask("is_solution", answer, where=where)
+
+    async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
+                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
+        return await self._ask("similar", text, list(candidates), limit, where=where)
+
+    async def review_discovery(self, request: Request, answer: str, *,
+                               where: Where | None = None) -> Review:
+        return await self._ask("review_discovery", request, answer, where=where)
+
+    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
+        return await self._ask("summarize", digest, where=where)
+
+    async def prepare(self, assistant: Assistant) -> Prepared:
+        """Ask `assistant` every recorded question, concurrently (it falls back by itself)."""
+        keys = list(self.questions)
+        answers = await asyncio.gather(*(
+            getattr(assistant, name)(*args, **kwargs)
+            for name, args, kwargs in self.questions.values()))
+        return Prepared(dict(zip(keys, answers, strict=True)))
+
+
+class Prepared(Assistant):
+    """Answers prepared before the transaction. A question nobody foresaw gets the rules' answer
+    rather than a network call with locks held."""
+
+    def __init__(self, answers: dict[Hashable, Any]) -> None:
+        self.answers = answers
+        self.rules = HeuristicAssistant()
+
+    async def _answer(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        key = _key(name, args, kwargs.get("where"))
+        if key in self.answers:
+            return self.answers[key]
+        return await getattr(self.rules, name)(*args, **kwargs)
+
+    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
+        return await self._answer("classify", text, where=where)
+
+    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
+        return await self._answer("is_solution", answer, where=where)
+
+    async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
+                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
+        return await self._answer("similar", text, list(candidates), limit, where=where)
+
+    async def review_discovery(self, request: Request, answer: str, *,
+                               where: Where | None = None) -> Review:
+        return await self._answer("review_discovery", request, answer, where=where)
+
+    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
+        return await self._answer("summarize", digest, where=where)

@@ -58,6 +58,7 @@ class Turn:
     member: Member
     text: str
     slash: bool  # came as a slash command: show slash-style usage in hints
+    assistant: Assistant
 
     @property
     def team(self) -> Team:
@@ -124,14 +125,18 @@ class Core:
 
     # ---- entry point ---------------------------------------------------------------------
 
-    async def handle(self, msg: InboundMessage, uow: UnitOfWork) -> None:
+    async def handle(self, msg: InboundMessage, uow: UnitOfWork,
+                     assistant: Assistant | None = None) -> None:
+        """Handle one message. `assistant` overrides the core's own for this message (the
+        service passes answers it prepared before opening the unit of work)."""
         team = msg.where.team
         await uow.teams.ensure(team)
         member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz)
         text = clean(msg.text)
         words = text.split(None, 1)
         explicit = bool(msg.command) or text.startswith("/")
-        turn = Turn(msg, uow, member, text, slash=bool(msg.command))
+        turn = Turn(msg, uow, member, text, slash=bool(msg.command),
+                    assistant=assistant or self.assistant)
 
         if len(msg.text) > MAX_TEXT:
             # In a busy channel an overlong message that isn't for the bot is none of its
@@ -186,7 +191,7 @@ class Core:
         if turn.msg.direct and await _awaiting_standup(turn):
             await cmd_standup(self, turn, turn.text)
             return
-        result = await self.assistant.classify(turn.text, where=turn.msg.where)
+        result = await turn.assistant.classify(turn.text, where=turn.msg.where)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
             blocker = await _record_blocker(turn, turn.text, source="message",
                                             unblocker=result.unblocker,
@@ -242,7 +247,7 @@ class Core:
             else:
                 request.discovery_step += 1
         else:
-            review = await self.assistant.review_discovery(request, answer,
+            review = await turn.assistant.review_discovery(request, answer,
                                                            where=turn.msg.where)
             if question.field == "problem" and not request.followup_asked \
                     and review.solution_in_disguise:
@@ -431,7 +436,7 @@ async def cmd_blocker(core: Core, turn: Turn, args: str) -> None:
         await turn.reply(f"What's blocking you? Usage: {turn.usage('blocker <what blocks you>')}",
                          private=True)
         return
-    result = await core.assistant.classify(args, where=turn.msg.where)
+    result = await turn.assistant.classify(args, where=turn.msg.where)
     blocker = await _record_blocker(turn, args, source="command", unblocker=result.unblocker,
                                     blocked_on=result.blocked_on)
     await turn.reply(f"Tracking blocker #{blocker.number} for {mention(turn.user)}.",
@@ -519,7 +524,7 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
     await turn.uow.requests.add(request)
     # Titles against titles: at filing time the title is all we have of the new request.
     candidates = [(r.number, r.title) for r in open_requests]
-    similar = await core.assistant.similar(title, candidates, where=msg.where)
+    similar = await turn.assistant.similar(title, candidates, where=msg.where)
     by_number = {r.number: r for r in open_requests}
     sections = []
     if similar:
@@ -550,7 +555,7 @@ async def _prefill(core: Core, turn: Turn, request: Request, form: dict[str, str
         if answer:
             request.answers[question.field] = answer
     problem = request.answers.get("problem")
-    if problem and await core.assistant.is_solution(problem, where=turn.msg.where):
+    if problem and await turn.assistant.is_solution(problem, where=turn.msg.where):
         request.answers["proposed_solution"] = request.answers.pop("problem")
         request.followup_asked = True
     if "problem" in request.answers:
@@ -764,7 +769,7 @@ async def cmd_standup(core: Core, turn: Turn, args: str) -> None:
     for sentence in filter(None, (s.strip() for s in _SENTENCE.split(args))):
         if sentence in already:
             continue  # the corrected answer repeats a blocker that is tracked already
-        result = await core.assistant.classify(sentence, where=turn.msg.where)
+        result = await turn.assistant.classify(sentence, where=turn.msg.where)
         if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
             tracked.append(await _record_blocker(turn, sentence, source="standup",
                                                  unblocker=result.unblocker,
@@ -788,7 +793,7 @@ async def cmd_digest(core: Core, turn: Turn, args: str) -> None:
     digest = await build_digest(turn.uow, turn.team, period, turn.now)
     out = digest_message(digest, reply_place(turn.msg))
     # The model's headline, when there is one, leads; the factual headline stays in `text`.
-    summary = await core.assistant.summarize(digest, where=out.where)
+    summary = await turn.assistant.summarize(digest, where=out.where)
     if summary:
         out = dataclasses.replace(out, sections=(Section(summary, title="In short"),
                                                  *out.sections))

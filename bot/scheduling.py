@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.assistant import Assistant, HeuristicAssistant
+from bot.assistant import Assistant, HeuristicAssistant, Planner
 from bot.digest import build_digest, digest_message
 from bot.model import (
     DEFAULT_SCHEDULES,
@@ -114,11 +114,29 @@ class Scheduler:
 
     async def _team(self, settings: TeamSettings, since: datetime, now: datetime,
                     report: TickReport) -> None:
+        assistant: Assistant = self.assistant
+        if self.assistant.remote and await self._digest_due(settings, since, now):
+            # Rehearse (rolled back) to learn what the model will be asked, and ask it with no
+            # transaction open; the real run below uses the prepared answers.
+            planner = Planner()
+            await self._run_team(settings, since, now, TickReport(), planner, commit=False)
+            assistant = await planner.prepare(self.assistant)
+        await self._run_team(settings, since, now, report, assistant, commit=True)
+
+    async def _digest_due(self, settings: TeamSettings, since: datetime, now: datetime) -> bool:
+        async with self.uow_factory() as uow:
+            schedules = effective_schedules(settings.team, await uow.schedules.list(settings.team))
+        return any(
+            s.enabled and self.cron.fire_times(s.cron, s.tz or settings.timezone, since, now)
+            for s in (schedules["daily-digest"], schedules["weekly-digest"]))
+
+    async def _run_team(self, settings: TeamSettings, since: datetime, now: datetime,
+                        report: TickReport, assistant: Assistant, commit: bool) -> None:
         team = settings.team
         async with self.uow_factory() as uow:
             schedules = effective_schedules(team, await uow.schedules.list(team))
             members = await uow.members.list(team)
-            run = _Run(self, uow, settings, members, since, now, report)
+            run = _Run(self, uow, settings, members, since, now, report, assistant)
             if schedules["standup"].enabled:
                 await run.standup_prompts(schedules["standup"])
             if schedules["standup-summary"].enabled:
@@ -128,7 +146,8 @@ class Scheduler:
                 if schedules[kind].enabled:
                     await run.digests(schedules[kind], period)
             await run.escalations()
-            await uow.commit()
+            if commit:
+                await uow.commit()
 
 
 @dataclass
@@ -142,6 +161,7 @@ class _Run:
     since: datetime
     now: datetime
     report: TickReport
+    assistant: Assistant
 
     @property
     def team(self) -> Team:
@@ -262,7 +282,7 @@ class _Run:
                 if digest is None:
                     digest = await build_digest(self.uow, self.team, period, fire.astimezone(UTC))
                     # One model headline per digest, not per recipient.
-                    summary = await self.scheduler.assistant.summarize(
+                    summary = await self.assistant.summarize(
                         digest, where=self.place(schedule))
                 base = digest_message(digest, self.place(schedule))
                 lead = (Section(summary, title="In short"),) if summary else ()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from bot.assistant import Assistant, Planner
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing
 from bot.ports import OutboxItem, RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
@@ -64,13 +65,14 @@ class Bot:
     async def process(self, inbox_id: int) -> bool:
         """Run the core on one inbox row; False if someone else already handled it."""
         try:
+            prepared = await self._prepare(inbox_id)
             async with self.uow_factory() as uow:
                 msg = await uow.inbox.claim(inbox_id)
                 if msg is None:
                     return False
                 token = current_event.set(msg.event_id)
                 try:
-                    await self.core.handle(msg, uow)
+                    await self.core.handle(msg, uow, prepared)
                 finally:
                     current_event.reset(token)
                 await uow.commit()
@@ -79,6 +81,21 @@ class Bot:
             log.exception("handling inbox row %s failed", inbox_id)
             await self._failed(inbox_id, exc)
             return True
+
+    async def _prepare(self, inbox_id: int) -> Assistant | None:
+        """With a remote assistant (a language model), find out what the core will ask it by
+        a rehearsal that is rolled back, and ask with no transaction open: a slow model must
+        never hold database locks (on SQLite that would stall every other write)."""
+        if not self.core.assistant.remote:
+            return None
+        planner = Planner()
+        async with self.uow_factory() as uow:
+            msg = await uow.inbox.claim(inbox_id)
+            if msg is None:
+                return None
+            await self.core.handle(msg, uow, planner)
+            # no commit: the rehearsal leaves nothing behind
+        return await planner.prepare(self.core.assistant)
 
     async def _failed(self, inbox_id: int, exc: Exception) -> None:
         async with self.uow_factory() as uow:

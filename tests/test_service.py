@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.model import Outgoing, Where
+from bot.assistant import HeuristicAssistant
+from bot.classify import Classification
+from bot.core import Core
+from bot.model import InboundMessage, Outgoing, Where
 from bot.ports import RetryLater, Sender, Sent, Undeliverable
 from bot.service import MAX_ATTEMPTS, Bot
 from storage.db import Database
@@ -75,3 +79,43 @@ async def test_undeliverable_and_exhausted_messages_are_given_up(db: Database) -
     assert sender.sent == []
     async with db.uow() as uow:
         assert await uow.outbox.backlog() == 0
+
+
+class SlowModel(HeuristicAssistant):
+    """A remote assistant that thinks until released, and disagrees with the rules."""
+
+    remote = True
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def classify(self, text, *, where=None):  # type: ignore[no-untyped-def]
+        self.asked.set()
+        await self.release.wait()
+        return Classification("blocker", 0.95, blocked_on="the DPA", unblocker="legal",
+                              source="model")
+
+
+async def test_a_slow_model_never_holds_the_database(db: Database) -> None:
+    model = SlowModel()
+    sender = FlakySender([])
+    bot = Bot(db.uow, Core(model), {"console": sender})
+    where = Where("console", "acme", "C1")
+    now = datetime.now(UTC)
+
+    def said(text: str, n: int) -> InboundMessage:
+        return InboundMessage(where=where, user="erin", text=text, event_id=f"e{n}", at=now,
+                              message_id=f"m{n}")
+
+    await bot.receive(said("the launch sits there until the DPA is signed", 1))
+    worker = asyncio.create_task(bot.process_pending())
+    await asyncio.wait_for(model.asked.wait(), 10)
+    # The model is thinking: the next event must still be stored (this is what the platform
+    # waits for before its 3-second ack).
+    assert await asyncio.wait_for(bot.receive(said("morning all", 2)), 5) is True
+    model.release.set()
+    await asyncio.wait_for(worker, 10)
+    async with db.uow() as uow:
+        [blocker] = await uow.blockers.open(where.team)
+    assert blocker.unblocker == "legal"  # the model's answer, prepared outside the transaction

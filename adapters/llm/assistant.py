@@ -78,6 +78,8 @@ class ModelFailed(Exception):
 
 
 class OpenAIAssistant(Assistant):
+    remote = True  # asked before the core's transaction opens (bot.service, bot.scheduling)
+
     def __init__(self, client: openai.AsyncOpenAI, settings: LLMSettings | None = None,
                  fallback: Assistant | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
