@@ -82,6 +82,20 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+            what: str) -> float:
+    text = _get(env, name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {what} from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
 def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
     if env is None:
         if dotenv:
@@ -90,20 +104,8 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
     port_text = _get(env, "PORT") or "3000"
     if not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise ConfigError(f"PORT must be a port number (0-65535), got {port_text!r}")
-    grace_text = _get(env, "SCHEDULE_GRACE_HOURS") or "6"
-    try:
-        grace = float(grace_text)
-    except ValueError:
-        grace = -1.0
-    if not 0 <= grace <= 168:
-        raise ConfigError(f"SCHEDULE_GRACE_HOURS must be a number of hours (0-168), got {grace_text!r}")
-    tick_text = _get(env, "SCHEDULE_TICK_SECONDS") or "30"
-    try:
-        tick = float(tick_text)
-    except ValueError:
-        tick = 0.0
-    if not 1 <= tick <= 60:
-        raise ConfigError(f"SCHEDULE_TICK_SECONDS must be 1-60, got {tick_text!r}")
+    grace = _number(env, "SCHEDULE_GRACE_HOURS", 6.0, 0, 168, "a number of hours")
+    tick = _number(env, "SCHEDULE_TICK_SECONDS", 30.0, 1, 60, "a number of seconds")
     settings = Settings(
         schedule_grace_hours=grace,
         schedule_tick_seconds=tick,

@@ -26,3 +26,13 @@ def test_platforms_switch_on_from_their_variables() -> None:
 def test_a_bad_port_is_a_clear_error(port: str) -> None:
     with pytest.raises(ConfigError, match="PORT must be a port number"):
         load({"PORT": port})
+
+
+@pytest.mark.parametrize(("name", "value"), [("SCHEDULE_GRACE_HOURS", "soon"),
+                                             ("SCHEDULE_GRACE_HOURS", "-1"),
+                                             ("SCHEDULE_TICK_SECONDS", "0.5"),
+                                             ("SCHEDULE_TICK_SECONDS", "600")])
+def test_bad_schedule_numbers_are_clear_errors(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load({name: value})
+    assert load({name: "5"}) is not None
