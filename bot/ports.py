@@ -212,6 +212,10 @@ class Outbox(ABC):
     async def give_up(self, item_id: int, error: str) -> None: ...
 
     @abstractmethod
+    async def postpone(self, item_id: int, at: datetime) -> None:
+        """Not yet (pacing): due again at `at`, without counting as a failed attempt."""
+
+    @abstractmethod
     async def backlog(self) -> int: ...
 
 
@@ -264,6 +268,12 @@ class Undeliverable(Exception):
 
 
 class Sender(ABC):
+    # The platform's pace per channel or person: on average one message every `pace` seconds,
+    # with up to `burst` at once (Slack: about 1/s per channel). The dispatcher postpones what
+    # comes too soon; it never sleeps.
+    pace: float = 0.0
+    burst: int = 1
+
     @abstractmethod
     async def send(self, message: Outgoing) -> Sent:
         """Deliver one message; raise RetryLater or Undeliverable when it could not be."""

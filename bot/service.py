@@ -47,6 +47,8 @@ class Bot:
         self.clock = clock
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
+        # When each channel may next be sent to (this process's share of the platform's pace).
+        self._next_free: dict[tuple[str, str, str], datetime] = {}
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -136,6 +138,12 @@ class Bot:
             if message is None:
                 continue
             sender = self.senders.get(message.where.platform)
+            wait = self._pace(message, sender)
+            if wait:
+                async with self.uow_factory() as uow:
+                    await uow.outbox.postpone(item.id, self.clock() + timedelta(seconds=wait))
+                    await uow.commit()
+                continue
             outcome: tuple[str, float, str] | None = None
             result = None
             if sender is None:
@@ -171,6 +179,22 @@ class Bot:
                     await uow.outbox.give_up(item.id, outcome[2])
                 await uow.commit()
         return sent
+
+    def _pace(self, message: Outgoing, sender: Sender | None) -> float:
+        """Seconds to hold `message` back so its channel stays within the platform's pace
+        (a generic cell rate algorithm: sustained `pace`, bursts of `burst`); 0: send now."""
+        if sender is None or not sender.pace or message.surface == "home":
+            return 0.0
+        where = message.where
+        key = (where.platform, where.tenant, f"@{message.to_user}" if message.to_user
+               else where.channel)
+        now = self.clock()
+        due = max(self._next_free.get(key, now), now)  # the channel's "theoretical arrival"
+        early = (due - now).total_seconds() - sender.pace * (sender.burst - 1)
+        if early > 0:
+            return early
+        self._next_free[key] = due + timedelta(seconds=sender.pace)
+        return 0.0
 
     async def _threaded(self, item: OutboxItem) -> Outgoing | None:
         """Resolve `thread_key` to the parent's thread; wait for the parent a little if needed."""

@@ -400,6 +400,10 @@ class SqlOutbox(_Repo, ports.Outbox):
             status="pending", next_attempt_at=at, attempts=OutboxRow.attempts + 1,
             last_error=error[:2000]))
 
+    async def postpone(self, item_id: int, at: datetime) -> None:
+        await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
+            status="pending", next_attempt_at=at))
+
     async def give_up(self, item_id: int, error: str) -> None:
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
             status="failed", attempts=OutboxRow.attempts + 1, last_error=error[:2000]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from bot.assistant import HeuristicAssistant
 from bot.classify import Classification
 from bot.core import Core
@@ -12,6 +14,7 @@ from bot.model import InboundMessage, Outgoing, Where
 from bot.ports import RetryLater, Sender, Sent, Undeliverable
 from bot.service import MAX_ATTEMPTS, Bot
 from storage.db import Database
+from storage.tables import OutboxRow
 
 
 class FlakySender(Sender):
@@ -119,3 +122,38 @@ async def test_a_slow_model_never_holds_the_database(db: Database) -> None:
     async with db.uow() as uow:
         [blocker] = await uow.blockers.open(where.team)
     assert blocker.unblocker == "legal"  # the model's answer, prepared outside the transaction
+
+
+class PacedSender(FlakySender):
+    pace, burst = 1.0, 2
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__([])
+        self.clock = clock
+        self.times: list[tuple[str, datetime]] = []
+
+    async def send(self, message: Outgoing) -> Sent:
+        self.times.append((message.where.channel, self.clock()))
+        return await super().send(message)
+
+
+async def test_each_channel_is_paced_and_keeps_its_order(db: Database) -> None:
+    clock = Clock()
+    sender = PacedSender(clock)
+    bot = Bot(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
+    for n in range(5):
+        await queue(db, Outgoing(where=Where("slack", "T1", "C1"), text=f"c1-{n}"))
+    await queue(db, Outgoing(where=Where("slack", "T1", "C2"), text="c2-0"))
+    for _ in range(12):  # a worker waking every half second, on the fake clock
+        await bot.dispatch()
+        clock.advance(0.5)
+    assert [m.text for m in sender.sent] == ["c1-0", "c1-1", "c2-0", "c1-2", "c1-3", "c1-4"]
+    c1 = [at for channel, at in sender.times if channel == "C1"]
+    # A burst of two, then one a second: never faster than the platform's pace.
+    gaps = [(b - a).total_seconds() for a, b in zip(c1, c1[1:], strict=False)]
+    assert gaps[0] == 0 and all(g >= 1.0 for g in gaps[1:])
+    async with db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
+    async with db.sessions() as session:  # postponing is not failing: no attempt was counted
+        attempts = (await session.execute(select(OutboxRow.attempts))).scalars().all()
+    assert attempts == [0] * 6

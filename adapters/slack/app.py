@@ -79,6 +79,8 @@ def _header(headers: Any, name: str) -> str | None:
 class SlackSender(Sender):
     """Delivers Outgoing messages with the Web API; one client per workspace token."""
 
+    pace, burst = 1.0, 3  # chat.postMessage: about one message per second per channel
+
     def __init__(self, client_for: Callable[[str], Awaitable[AsyncWebClient]]) -> None:
         self.client_for = client_for
 

@@ -100,6 +100,9 @@ def in_chain(record: dict[str, Any], root: str | None) -> dict[str, Any]:
 
 
 class TeamsSender(Sender):
+    # Teams: about 7 messages a second and 60 in 30 seconds per conversation.
+    pace, burst = 0.5, 7
+
     def __init__(self, adapter: CloudAdapter, refs: References, app_id: str,
                  uow_factory: Callable[[], UnitOfWork]) -> None:
         self.adapter = adapter

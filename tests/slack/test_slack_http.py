@@ -244,6 +244,7 @@ async def test_file_as_request_shortcut_starts_discovery(slack: SlackClient) -> 
 
 
 async def test_a_long_digest_stays_within_block_kit_limits(slack: SlackClient) -> None:
+    slack.app.bot.senders["slack"].pace = 0  # 120 replies in one channel: pacing is not the point
     for n in range(120):
         await slack.command("UENG", "/blocker", f"blocker number {n} " + "detail " * 60)
     await slack.app.bot.drain()
