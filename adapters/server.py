@@ -22,8 +22,10 @@ RUNNER_KEY: web.AppKey[SchedulerRunner] = web.AppKey("scheduler", SchedulerRunne
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers. It says nothing about the database on purpose."""
-    return web.json_response({"status": "ok"})
+    """Liveness: the process answers. It never waits on the database; the backlog is the one
+    the worker saw at its last pass (null before the first)."""
+    return web.json_response({"status": "ok",
+                              "outbox_backlog": request.app[APP_KEY].bot.backlog})
 
 
 async def readyz(request: web.Request) -> web.Response:

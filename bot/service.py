@@ -47,6 +47,7 @@ class Bot:
         self.clock = clock
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
+        self.backlog: int | None = None  # outbox rows not yet sent, as of the last drain
         # When each channel may next be sent to (this process's share of the platform's pace).
         self._next_free: dict[tuple[str, str, str], datetime] = {}
 
@@ -223,7 +224,9 @@ class Bot:
                 handled = await self.process_pending()
                 sent = await self.dispatch()
                 if not handled and not sent:
-                    return
+                    break
+            async with self.uow_factory() as uow:
+                self.backlog = await uow.outbox.backlog()
 
     # ---- background worker ------------------------------------------------------------------
 
