@@ -206,7 +206,10 @@ class Outbox(ABC):
     async def sent(self, item_id: int, now: datetime) -> None: ...
 
     @abstractmethod
-    async def retry(self, item_id: int, at: datetime, error: str) -> None: ...
+    async def retry(self, item_id: int, at: datetime, error: str,
+                    uncertain: bool = False) -> None:
+        """Try again at `at`. `uncertain`: the attempt got no definite answer (a timeout), so
+        it may have been delivered; the next attempt checks before sending again."""
 
     @abstractmethod
     async def give_up(self, item_id: int, error: str) -> None: ...

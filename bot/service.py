@@ -155,15 +155,16 @@ class Bot:
                     if result is None:
                         result = await sender.send(message)
                     else:
-                        log.warning("outbox row %s was delivered before a crash; not resending",
-                                    item.id)
-                except RetryLater as exc:
+                        log.warning("outbox row %s was delivered by an earlier attempt; "
+                                    "not sending it again", item.id)
+                except RetryLater as exc:  # a definite "not delivered"
                     outcome = ("retry", exc.after, str(exc))
                 except Undeliverable as exc:
                     outcome = ("give_up", 0, str(exc))
-                except Exception as exc:  # network errors and the like: try again later
+                except Exception as exc:  # timeouts, resets: delivered or not, nobody knows
                     log.warning("sending outbox row %s failed: %s", item.id, exc)
-                    outcome = ("retry", backoff(item.attempts + 1), f"{type(exc).__name__}: {exc}")
+                    outcome = ("uncertain", backoff(item.attempts + 1),
+                               f"{type(exc).__name__}: {exc}")
             async with self.uow_factory() as uow:
                 if outcome is None:
                     await uow.outbox.sent(item.id, self.clock())
@@ -172,9 +173,10 @@ class Bot:
                         channel = result.channel if result and result.channel else message.where.channel
                         await uow.refs.remember(message.where.team, key, channel, message_id)
                     sent += 1
-                elif outcome[0] == "retry" and item.attempts + 1 < MAX_ATTEMPTS:
+                elif outcome[0] in ("retry", "uncertain") and item.attempts + 1 < MAX_ATTEMPTS:
                     at = self.clock() + timedelta(seconds=outcome[1])
-                    await uow.outbox.retry(item.id, at, outcome[2])
+                    await uow.outbox.retry(item.id, at, outcome[2],
+                                           uncertain=outcome[0] == "uncertain")
                 else:
                     log.error("giving up on outbox row %s: %s", item.id, outcome[2])
                     await uow.outbox.give_up(item.id, outcome[2])

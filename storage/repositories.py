@@ -395,10 +395,12 @@ class SqlOutbox(_Repo, ports.Outbox):
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
             status="sent", sent_at=now))
 
-    async def retry(self, item_id: int, at: datetime, error: str) -> None:
+    async def retry(self, item_id: int, at: datetime, error: str,
+                    uncertain: bool = False) -> None:
+        # "sending" is exactly "the last attempt's outcome is unknown" (see claim_due).
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
-            status="pending", next_attempt_at=at, attempts=OutboxRow.attempts + 1,
-            last_error=error[:2000]))
+            status="sending" if uncertain else "pending", next_attempt_at=at,
+            attempts=OutboxRow.attempts + 1, last_error=error[:2000]))
 
     async def postpone(self, item_id: int, at: datetime) -> None:
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(

@@ -39,6 +39,7 @@ class Failure:
     status: int
     count: int
     retry_after: str | None = None
+    hang: float = 0.0  # accept the call (it counts as delivered) but answer this late
 
 
 @dataclass
@@ -94,6 +95,13 @@ class FakeSlack:
         call = Call(method, data, token)
         self.calls.append(call)
         failure = self.failures.get(method)
+        if failure and failure.count > 0 and failure.hang:
+            failure.count -= 1
+            self._check_blocks(method, data)
+            call.response = self._answer(method, data, token)  # Slack did post it...
+            self._changed.set()
+            await asyncio.sleep(failure.hang)  # ...but the answer is lost in a slow network
+            return web.json_response(call.response)
         if failure and failure.count > 0:
             failure.count -= 1
             headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}

@@ -167,3 +167,19 @@ async def test_a_message_delivered_just_before_a_crash_is_not_posted_again(
             status="sending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
     await slack.app.bot.drain()
     assert [c.data["text"] for c in slack.fake.of("chat.postMessage")][-1] == "second"
+
+
+async def test_a_timed_out_post_that_slack_did_take_is_not_posted_again(
+        slack: SlackClient) -> None:
+    from tests.slack.fake_slack import Failure
+
+    client = await slack.app.bot.senders["slack"].client_for("T1")
+    client.timeout = 1  # the fake answers after 3 s: the bot gives up waiting first
+    slack.fake.failures["chat.postMessage"] = Failure(status=200, count=1, hang=3)
+    await slack.command("UENG", "/blocker", "waiting on ops")
+    await slack.fake.wait_for(lambda: slack.fake.of("conversations.history"), within=30)
+    await slack.app.bot.drain()
+    posts = [c for c in slack.fake.of("chat.postMessage") if c.response.get("ok")]
+    assert len(posts) == 1  # the retry found it in the history instead of posting twice
+    async with slack.app.db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
