@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.model import DISCOVERY_QUESTIONS, InboundMessage, Where
+from bot.text import clean
 
 PLATFORM = "teams"
 # Teams' own message limit is about 28 KB; anything longer is not a Teams message, and the core
@@ -45,18 +46,30 @@ class BadActivity(ValueError):
     is safe to show to the person who clicked."""
 
 
+# Ids and names go into database columns: one holding a control character is not from Teams
+# (and PostgreSQL refuses NUL, which would turn the insert into a 5xx).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _str(value: Any, what: str, limit: int = MAX_ID) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit \
+            or _CONTROL.search(value):
         raise BadActivity(f"missing or invalid {what}")
     return value
 
 
 def _opt_str(value: Any, limit: int = MAX_ID) -> str | None:
-    return value if isinstance(value, str) and value and len(value) <= limit else None
+    return value if isinstance(value, str) and value and len(value) <= limit \
+        and not _CONTROL.search(value) else None
 
 
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    # Not `value or ()`: a number there would be iterated, and raise TypeError (a 5xx).
+    return value if isinstance(value, list) else []
 
 
 def short_hash(text: str) -> str:
@@ -105,7 +118,7 @@ def _timezone(value: Any) -> str | None:
 def _mentions(activity: Mapping[str, Any]) -> list[tuple[str, str, str | None]]:
     """(text, account id, name) of each mention entity."""
     found = []
-    for entity in activity.get("entities") or ():
+    for entity in as_list(activity.get("entities")):
         if not isinstance(entity, dict) or entity.get("type") != "mention":
             continue
         mentioned, text = as_dict(entity.get("mentioned")), entity.get("text")
@@ -123,6 +136,12 @@ def mentioned_people(activity: Mapping[str, Any]) -> list[tuple[str, str | None]
         if account != bot:
             seen.setdefault(account, name)
     return list(seen.items())[:10]
+
+
+def _display_name(value: Any) -> str | None:
+    """The sender's name as the core stores and shows it: without control characters or
+    direction overrides, which would make the bot's messages about them read differently."""
+    return _opt_str(clean(value), 200) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -150,7 +169,7 @@ def source(activity: Mapping[str, Any], tenant: str) -> Source:
     channel, root = split_conversation(_str(conversation.get("id"), "conversation id"))
     return Source(
         tenant=tenant, channel=channel, root=root, kind=conversation_kind(activity),
-        user=user_id(sender), user_name=_opt_str(sender.get("name"), 200),
+        user=user_id(sender), user_name=_display_name(sender.get("name")),
         activity_id=_str(activity.get("id"), "activity id", MAX_ACTIVITY_ID),
     )
 
@@ -322,7 +341,7 @@ def _request_form(src: Source, data: Mapping[str, Any]) -> InboundMessage:
 def bot_added(activity: Mapping[str, Any]) -> bool:
     bot = as_dict(activity.get("recipient")).get("id")
     return any(isinstance(m, dict) and m.get("id") == bot
-               for m in activity.get("membersAdded") or ())
+               for m in as_list(activity.get("membersAdded")))
 
 
 def installed(activity: Mapping[str, Any], tenant: str) -> InboundMessage | None:
