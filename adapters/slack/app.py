@@ -23,6 +23,7 @@ from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAutho
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -53,6 +54,7 @@ SCOPES = ["chat:write", "commands", "im:write", "channels:history", "groups:hist
 SLASH_COMMANDS = ("/request", "/blocker", "/standup", "/digest", "/producer")
 
 METADATA_EVENT = "producer_bot_delivery"
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970, ASCII digits only
 # Slack errors that no retry will fix: the message is given up and logged.
 _TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                      "request_timeout"}
@@ -154,19 +156,27 @@ class Slack:
 
     def mount(self, web_app: web.Application) -> None:
         async def events(request: web.Request) -> web.Response:
-            raw = await request.text()
+            # Slack signs UTF-8 bytes: decode them ourselves (aiohttp's text() trusts the
+            # Content-Type charset and raises on an unknown one).
+            try:
+                raw = (await request.read()).decode("utf-8")
+            except UnicodeDecodeError:
+                return web.json_response({"error": "invalid request"}, status=401)
             timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+            signature = request.headers.get("X-Slack-Signature", "")
             # Checked here as well as in Bolt: slack_sdk's verifier raises (a 500) on a
-            # timestamp that is not a number, and a malformed body must be refused only once
-            # we know Slack sent it.
-            if not timestamp.isdigit() or not verifier.is_valid(
-                    raw, timestamp, request.headers.get("X-Slack-Signature", "")):
+            # timestamp that is not a plain number and on a non-ASCII signature, and a malformed
+            # body must be refused only once we know Slack sent it.
+            if not _TIMESTAMP.fullmatch(timestamp) or not signature.isascii() \
+                    or not verifier.is_valid(raw, timestamp, signature):
                 return web.json_response({"error": "invalid request"}, status=401)
             try:
                 body = translate.parse_body(raw, request.content_type)
             except translate.BadPayload as exc:
                 return web.json_response({"error": str(exc)}, status=400)
-            bolt_request = await to_bolt_request(request)
+            bolt_request = AsyncBoltRequest(
+                body=raw, query=request.query_string,
+                headers={k.lower(): request.headers.getall(k) for k in request.headers})
             if bolt_request.body != body:
                 # Bolt reads any form body containing the word "payload" as interactivity and
                 # gets {} for a command like `/request payload export`: use our parse instead.

@@ -241,7 +241,8 @@ class Teams:
             return _error(415, "expected an application/json activity")
         try:
             body = await request.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
+            # LookupError: an unknown charset; RecursionError: absurdly deep nesting.
             return _error(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "an activity is a JSON object")
@@ -254,7 +255,10 @@ class Teams:
         if not isinstance(body.get("type"), str) or not body["type"] \
                 or not isinstance(body.get("serviceUrl"), str) \
                 or not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
-                or not 0 < len(conversation["id"]) <= translate.MAX_ID:
+                or not 0 < len(conversation["id"]) <= translate.MAX_ID \
+                or translate.has_control(conversation["id"]):
+            # Checked before anything is stored (the conversation reference is, even for a
+            # message that is later refused): PostgreSQL refuses NUL in text, a 5xx otherwise.
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
         if not isinstance(body.get("channelData", {}), dict):
             return _error(400, "channelData must be an object")

@@ -53,8 +53,15 @@ def mentioned_users(out: Outgoing) -> set[str]:
     return {m for t in texts for m in _MENTION.findall(t)}
 
 
+# Card markdown turns [label](url) into a live link. The core never sends links, so any in the
+# text were typed by people: break the syntax (a zero-width space) so a typed "[Approve](evil)"
+# cannot become a relabelled link inside the bot's own card.
+_LINK = re.compile(r"\](\s*)\(")
+
+
 def markdown(text: str, names: Mapping[str, str]) -> str:
     """The core's neutral markup (*bold*, `command`, <@USER>) as Adaptive Card markdown."""
+    text = _LINK.sub("]\u200b\\1(", text)
     text = _MENTION.sub(lambda m: f"**{display_name(m.group(1), names)}**", text)
     text = _BOLD.sub(r"**\1**", text)
     text = _CODE.sub(r"**\1**", text)  # cards have no code spans
@@ -63,6 +70,7 @@ def markdown(text: str, names: Mapping[str, str]) -> str:
 
 
 def plain(text: str, names: Mapping[str, str]) -> str:
+    text = _LINK.sub("]\u200b\\1(", text)  # the fallback text may be rendered as markdown too
     text = _MENTION.sub(lambda m: display_name(m.group(1), names), text)
     return " ".join(text.replace("*", "").replace("`", "").split())
 

@@ -51,6 +51,10 @@ class BadActivity(ValueError):
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def has_control(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
 def _str(value: Any, what: str, limit: int = MAX_ID) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > limit \
             or _CONTROL.search(value):
