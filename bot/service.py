@@ -121,6 +121,11 @@ class Bot:
             if not ids:
                 return handled
             for inbox_id in ids:
+                # Let a waiting ack take the connection first: SQLite's pool has one, and the
+                # pool hands a just-returned connection to whoever asks before the event loop
+                # runs again, so without this the worker keeps it for its whole batch and
+                # Slack's acks wait behind it (seconds, with a backlog).
+                await asyncio.sleep(0)
                 handled += await self.process(inbox_id)
             if len(ids) < limit:
                 return handled
@@ -135,6 +140,7 @@ class Bot:
             await uow.commit()
         sent = 0
         for item in items:
+            await asyncio.sleep(0)  # acks first, as in process_pending
             message = await self._threaded(item)
             if message is None:
                 continue
