@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from bot.core import Core
@@ -18,6 +19,12 @@ from bot.ports import Sender, Sent
 from bot.service import Bot
 from storage.db import Database
 from storage.tables import Base
+
+# In CI, property tests draw the same examples every run (a red build is reproducible); on a
+# developer's machine they keep exploring.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 _real_connect = socket.socket.connect
 
