@@ -29,7 +29,10 @@ test-postgres: $(STAMP)
 # Benchmarks are measured, not asserted: numbers go to bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python bench/digest.py --write
-	@if [ -n "$$BENCH_DATABASE_URL" ]; then $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL"; fi
+	$(BIN)/python bench/ack.py --write
+	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
+	  $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL" && \
+	  $(BIN)/python bench/ack.py --write --database-url "$$BENCH_DATABASE_URL"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
