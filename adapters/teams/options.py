@@ -6,11 +6,10 @@ adapter needs is read here from an environ-like mapping, so config.py stays plat
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from adapters.config import ConfigError, Settings
+from adapters.config import ConfigError, Settings, is_loopback
 
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant",
              "userassignedmsi": "UserAssignedMSI"}
@@ -43,15 +42,6 @@ def app_type(settings: Settings) -> str:
                           f"got {settings.microsoft_app_type!r}: it is the 'Type of App' of your "
                           "Azure Bot resource")
     return kind
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def emulator_mode(settings: Settings) -> bool:
