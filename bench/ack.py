@@ -109,7 +109,10 @@ def event_body(i: int, tag: str) -> dict[str, Any]:
     """Event i of the stream: 92% chatter (a tenth of it in threads), 5% blocker statements
     the bot tracks and answers, 3% edits and bot messages a person did not write."""
     kind = i % 100
-    user, channel = USERS[(i * 7) % len(USERS)], CHANNELS[i % len(CHANNELS)]
+    # Spread over people and channels independently of `kind`, so the blocker replies are
+    # spread too (the bot paces each channel to Slack's one message per second).
+    user = USERS[(i * 7 + i // 100) % len(USERS)]
+    channel = CHANNELS[(i * 31 + i // 100) % len(CHANNELS)]
     ts = f"{1_700_000_000 + i}.{i % 1_000_000:06d}"
     event: dict[str, Any] = {"type": "message", "user": user, "ts": ts, "channel": channel,
                              "event_ts": ts, "channel_type": "channel", "team": "T1"}
