@@ -167,8 +167,13 @@ class Runs(ABC):
 
 class Inbox(ABC):
     @abstractmethod
+    async def add_many(self, messages: Sequence[InboundMessage]) -> list[int | None]:
+        """Store inbound events in one statement: each one's new id, in order, or None where
+        (platform, event id) was already stored (or came earlier in the same batch)."""
+
     async def add(self, message: InboundMessage) -> int | None:
-        """Store an inbound event; None when (platform, event id) is already there."""
+        """Store one inbound event; None when (platform, event id) is already there."""
+        return (await self.add_many([message]))[0]
 
     @abstractmethod
     async def claim(self, inbox_id: int) -> InboundMessage | None:
@@ -177,6 +182,10 @@ class Inbox(ABC):
         None when it is not pending (already handled, possibly by another process): the mark
         commits together with the effects, so an event's effects happen exactly once.
         """
+
+    @abstractmethod
+    async def claim_many(self, inbox_ids: Sequence[int]) -> list[tuple[int, InboundMessage]]:
+        """`claim` for several events in one statement: those still pending, by id."""
 
     @abstractmethod
     async def pending(self, limit: int) -> list[int]: ...

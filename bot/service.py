@@ -1,7 +1,9 @@
 """The message flow around the core: inbox, core, outbox, senders.
 
     receive()   store the event in the inbox (a duplicate delivery stops here); the adapter acks
+                (events arriving together share a commit)
     process()   claim one inbox row and run the core on it, in one unit of work and one commit
+                (the worker claims and handles several per unit of work when it can)
     dispatch()  lease due outbox rows, send them, mark them sent or schedule a retry
 
 Nothing the bot owes a user lives only in memory: a crash between any two steps leaves rows
@@ -11,7 +13,9 @@ that the next `drain()` picks up.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,10 +31,26 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 THREAD_WAIT_ATTEMPTS = 3
 LEASE_SECONDS = 60.0
+INBOX_BATCH = 500  # events per inbox commit at most (a few hundred KiB of payloads)
+SLICE_EVENTS = 200  # events the worker handles in one unit of work at most ...
+WORKER_SLICE_SECONDS = 0.05  # ... and for about how long, unless an ack is waiting
+CLAIM_GROUP = 4  # events claimed by one statement (an ack on SQLite may wait for a group)
+ACK_FIRST_SECONDS = 0.05  # how long the worker stands aside while events queue for the inbox
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _settle(stored: asyncio.Future[int | None], outcome: int | None | Exception) -> None:
+    """Hand a waiting ack its event's outcome (unless its request was cancelled meanwhile:
+    the event is stored all the same, and the platform's retry will be a duplicate)."""
+    if stored.done():
+        return
+    if isinstance(outcome, Exception):
+        stored.set_exception(outcome)
+    else:
+        stored.set_result(outcome)
 
 
 def backoff(attempts: int) -> float:
@@ -50,20 +70,67 @@ class Bot:
         self.backlog: int | None = None  # outbox rows not yet sent, as of the last drain
         # When each channel may next be sent to (this process's share of the platform's pace).
         self._next_free: dict[tuple[str, str, str], datetime] = {}
+        # Events waiting for the next inbox commit, and the task committing them.
+        self._arrivals: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     # ---- inbound -------------------------------------------------------------------------
 
     async def receive(self, msg: InboundMessage) -> bool:
-        """Store an inbound event before it is acknowledged. False for a duplicate delivery."""
+        """Store an inbound event before it is acknowledged. False for a duplicate delivery.
+
+        Group commit: events that arrive while a batch is being committed wait for the next
+        one, so under load one commit stores many events and each ack still follows its own
+        event's commit. An event that arrives alone is committed at once."""
         current_event.set(msg.event_id)
-        async with self.uow_factory() as uow:
-            inbox_id = await uow.inbox.add(msg)
-            await uow.commit()
-        if inbox_id is None:
+        stored: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._arrivals.append((msg, stored))
+        if self._storing is None or self._storing.done():
+            # A context of its own: a batch belongs to no single event's log lines.
+            self._storing = asyncio.create_task(self._store_arrivals(),
+                                                context=contextvars.Context())
+        if await stored is None:
             log.info("duplicate event ignored")
             return False
-        self._wake.set()
         return True
+
+    async def _store_arrivals(self) -> None:
+        batch: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        try:
+            while self._arrivals:
+                batch = self._arrivals[:INBOX_BATCH]
+                del self._arrivals[:INBOX_BATCH]
+                try:
+                    ids = await self._store([msg for msg, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    # One bad event must not fail the others: store them one by one.
+                    log.warning("storing %d events together failed (%s); storing them singly",
+                                len(batch), type(exc).__name__)
+                    ids = []
+                    for msg, stored in batch:
+                        try:
+                            ids.append((await self._store([msg]))[0])
+                        except Exception as single:
+                            ids.append(None)
+                            _settle(stored, single)
+                for (_, stored), inbox_id in zip(batch, ids, strict=True):
+                    _settle(stored, inbox_id)
+                if any(inbox_id is not None for inbox_id in ids):
+                    self._wake.set()
+                batch = []
+        finally:  # cancelled (shutting down): nobody may wait for an ack forever
+            for _, stored in batch + self._arrivals:
+                _settle(stored, RuntimeError("shutting down before the event was stored"))
+            self._arrivals.clear()
+
+    async def _store(self, messages: list[InboundMessage]) -> list[int | None]:
+        async with self.uow_factory() as uow:
+            ids = await uow.inbox.add_many(messages)
+            await uow.commit()
+        return ids
 
     async def process(self, inbox_id: int) -> bool:
         """Run the core on one inbox row; False if someone else already handled it."""
@@ -120,15 +187,60 @@ class Bot:
                 ids = await uow.inbox.pending(limit)
             if not ids:
                 return handled
-            for inbox_id in ids:
-                # Let a waiting ack take the connection first: SQLite's pool has one, and the
-                # pool hands a just-returned connection to whoever asks before the event loop
-                # runs again, so without this the worker keeps it for its whole batch and
-                # Slack's acks wait behind it (seconds, with a backlog).
-                await asyncio.sleep(0)
-                handled += await self.process(inbox_id)
+            queue = deque(ids)
+            while queue:
+                await self._after_acks()
+                if self.core.assistant.remote:
+                    # A language model is asked outside any transaction (see _prepare), so
+                    # each event has its own.
+                    handled += await self.process(queue.popleft())
+                else:
+                    handled += await self._process_slice(queue)
             if len(ids) < limit:
                 return handled
+
+    async def _after_acks(self) -> None:
+        """Acks first: Slack wants its 200 within 3 s, the work behind an event can wait a
+        little. While events queue for the inbox, wait until they are stored, but at most
+        ACK_FIRST_SECONDS, so a flood of events slows the worker and cannot stop it."""
+        storing = self._storing
+        if storing is not None and not storing.done():
+            await asyncio.wait({storing}, timeout=ACK_FIRST_SECONDS)
+        else:
+            # SQLite's pool has one connection, which it hands to whoever asks before the
+            # event loop runs again: yielding lets an ack that just arrived ask first.
+            await asyncio.sleep(0)
+
+    async def _process_slice(self, queue: deque[int]) -> int:
+        """Handle events from the front of `queue` in one unit of work: one commit for many
+        events. It ends early when an ack is waiting (on SQLite the inbox needs the worker's
+        connection) or after WORKER_SLICE_SECONDS. If any event fails, the slice is rolled
+        back and its events handled one at a time."""
+        loop = asyncio.get_running_loop()
+        started, taken, handled = loop.time(), [], 0
+        try:
+            async with self.uow_factory() as uow:
+                while queue and len(taken) < SLICE_EVENTS:
+                    group = [queue.popleft() for _ in range(min(CLAIM_GROUP, len(queue)))]
+                    taken += group
+                    for _, msg in await uow.inbox.claim_many(group):  # gone: another process
+                        token = current_event.set(msg.event_id)
+                        try:
+                            await self.core.handle(msg, uow)
+                        finally:
+                            current_event.reset(token)
+                        handled += 1
+                    if self._arrivals or loop.time() - started >= WORKER_SLICE_SECONDS:
+                        break
+                await uow.commit()
+            return handled
+        except Exception:
+            # Nothing of the slice was kept. The single path runs each event again on its own,
+            # so only the one that fails is recorded as failed (and logged with its trace).
+            if len(taken) > 1:
+                log.warning("handling %d events together failed; handling them one by one",
+                            len(taken))
+            return sum([await self.process(inbox_id) for inbox_id in taken])
 
     # ---- outbound ------------------------------------------------------------------------
 

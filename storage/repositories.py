@@ -6,6 +6,7 @@ Every query filters on (platform, tenant) first; nothing here can return another
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -66,10 +67,19 @@ class _Repo:
 
 
 class SqlTeams(_Repo, ports.Teams):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Teams ensured in this unit of work: the worker handles a batch of events in one,
+        # and team rows are never deleted, so once per transaction is enough.
+        self._ensured: set[Team] = set()
+
     async def ensure(self, team: Team) -> None:
+        if team in self._ensured:
+            return
         await _insert_ignore(self.session, TeamRow, dict(
             platform=team.platform, tenant=team.tenant, timezone="UTC", holidays=[],
             escalate_after_days=2.0, next_blocker=0, next_request=0, created_at=utcnow()))
+        self._ensured.add(team)
 
     async def next_number(self, team: Team, kind: str) -> int:
         column = {"blocker": TeamRow.next_blocker, "request": TeamRow.next_request}[kind]
@@ -112,15 +122,21 @@ class SqlMembers(_Repo, ports.Members):
 
     async def ensure(self, team: Team, user: str, name: str | None = None,
                      tz: str | None = None) -> Member:
-        await _insert_ignore(self.session, MemberRow, dict(
-            platform=team.platform, tenant=team.tenant, user_id=user, role=Role.ENGINEER.value,
-            name=name, tz=tz, created_at=utcnow()))
-        changes = {k: v for k, v in (("name", name), ("tz", tz)) if v}
+        # Read first: nearly every event comes from someone already known, and then this is
+        # one statement rather than an insert that does nothing plus a read.
+        member = await self.get(team, user)
+        if member is None:
+            await _insert_ignore(self.session, MemberRow, dict(
+                platform=team.platform, tenant=team.tenant, user_id=user,
+                role=Role.ENGINEER.value, name=name, tz=tz, created_at=utcnow()))
+            member = await self.get(team, user)
+            assert member is not None
+        changes = {k: v for k, v in (("name", name), ("tz", tz))
+                   if v and getattr(member, k) != v}
         if changes:
             await self.session.execute(update(MemberRow).where(
                 _team_filter(MemberRow, team), MemberRow.user_id == user).values(**changes))
-        member = await self.get(team, user)
-        assert member is not None
+            member = replace(member, **changes)
         return member
 
     async def set_role(self, team: Team, user: str, role: Role) -> None:
@@ -341,11 +357,24 @@ class SqlRuns(_Repo, ports.Runs):
 
 
 class SqlInbox(_Repo, ports.Inbox):
-    async def add(self, message: InboundMessage) -> int | None:
-        return await _insert_ignore(self.session, InboxRow, dict(
-            platform=message.where.platform, tenant=message.where.tenant,
-            event_id=message.event_id, payload=inbound_to_dict(message), status="pending",
-            received_at=utcnow()))
+    async def add_many(self, messages: Sequence[InboundMessage]) -> list[int | None]:
+        if not messages:
+            return []
+        now = utcnow()
+        table = InboxRow.__table__
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # A Core executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
+        # and gathers the RETURNING rows of those inserted; conflicts return nothing.
+        stmt = (insert(table).on_conflict_do_nothing()
+                .returning(table.c.id, table.c.platform, table.c.event_id))
+        result = await self.session.execute(stmt, [dict(
+            platform=m.where.platform, tenant=m.where.tenant, event_id=m.event_id,
+            payload=inbound_to_dict(m), status="pending", received_at=now) for m in messages])
+        new = {(platform, event_id): id_ for id_, platform, event_id in result}
+        # A retry that arrives while its original is still queued is in the same batch:
+        # the first of the two gets the row, the other is the duplicate.
+        return [new.pop((m.where.platform, m.event_id), None) for m in messages]
 
     async def claim(self, inbox_id: int) -> InboundMessage | None:
         # The conditional UPDATE takes the row lock: a second process blocks here until the
@@ -355,6 +384,13 @@ class SqlInbox(_Repo, ports.Inbox):
             .values(status="done", processed_at=utcnow()).returning(InboxRow.payload)
         )).scalar_one_or_none()
         return inbound_from_dict(payload) if payload is not None else None
+
+    async def claim_many(self, inbox_ids: Sequence[int]) -> list[tuple[int, InboundMessage]]:
+        rows = await self.session.execute(
+            update(InboxRow).where(InboxRow.id.in_(inbox_ids), InboxRow.status == "pending")
+            .values(status="done", processed_at=utcnow())
+            .returning(InboxRow.id, InboxRow.payload))
+        return sorted((id_, inbound_from_dict(payload)) for id_, payload in rows)
 
     async def pending(self, limit: int) -> list[int]:
         rows = await self.session.execute(select(InboxRow.id).where(

@@ -1,0 +1,142 @@
+"""Batching on both sides of the inbox: events that arrive together are stored by one commit
+(group commit), and the worker handles several events in one unit of work. Neither may lose,
+double or mix up an event, even when one of them cannot be stored or handled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, func, select
+
+from bot.codec import inbound_from_dict, inbound_to_dict
+from bot.core import Core
+from bot.model import InboundMessage, Where
+from bot.ports import UnitOfWork
+from bot.service import Bot
+from storage.db import Database
+from storage.tables import BlockerRow, InboxRow
+from tests.conftest import NOW, TEAM, RecordingSender
+
+
+def message(n: int, text: str = "chatter", **kw: object) -> InboundMessage:
+    return InboundMessage(where=Where(TEAM.platform, TEAM.tenant, "D1"), user=f"u{n % 3}",
+                          text=text, event_id=f"ev-{n}", at=NOW, direct=True,
+                          **kw)  # type: ignore[arg-type]
+
+
+class Commits:
+    """Counts the commits that reach the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        event.listen(db.engine.sync_engine, "commit", self._one)
+
+    def _one(self, _conn: object) -> None:
+        self.count += 1
+
+
+async def inbox(db: Database) -> list[tuple[str, str]]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(select(InboxRow.event_id, InboxRow.status).order_by(InboxRow.id))
+        return [tuple(r) for r in rows]
+
+
+async def test_events_that_arrive_together_share_a_commit_and_are_each_stored_once(
+        db: Database) -> None:
+    bot = Bot(db.uow, Core(), {})
+    commits = Commits(db)
+    events = [message(n) for n in range(50)]
+    retries = events[:10]  # Slack's retries, arriving while their originals wait to be stored
+
+    results = await asyncio.gather(*(bot.receive(m) for m in events + retries))
+
+    assert results[:50] == [True] * 50
+    assert results[50:] == [False] * 10
+    assert [event_id for event_id, _ in await inbox(db)] == [m.event_id for m in events]
+    assert commits.count <= 2  # 60 acks, one or two commits
+    # A retry that comes after its original was stored is a duplicate too.
+    assert await bot.receive(events[3]) is False
+
+
+async def test_an_event_that_cannot_be_stored_fails_alone(db: Database) -> None:
+    bot = Bot(db.uow, Core(), {})
+    unstorable = message(7, form={"field": object()})  # type: ignore[dict-item]
+    events = [message(n) for n in range(5)] + [unstorable] + [message(n) for n in range(10, 15)]
+
+    results = await asyncio.gather(*(bot.receive(m) for m in events), return_exceptions=True)
+
+    assert isinstance(results[5], Exception)  # its ack fails: the platform will retry it
+    assert results[:5] + results[6:] == [True] * 10
+    stored = [event_id for event_id, _ in await inbox(db)]
+    assert sorted(stored) == sorted(m.event_id for m in events if m is not unstorable)
+
+
+class FailsOn(Core):
+    """The core, with a bug that one message sets off."""
+
+    def __init__(self, trigger: str) -> None:
+        super().__init__()
+        self.trigger = trigger
+
+    async def handle(self, msg: InboundMessage, uow: UnitOfWork, assistant: object = None,
+                     ) -> None:
+        await super().handle(msg, uow, assistant)  # type: ignore[arg-type]
+        if self.trigger in msg.text:
+            raise RuntimeError("a bug")
+
+
+async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_once(
+        db: Database) -> None:
+    sender = RecordingSender()
+    bot = Bot(db.uow, FailsOn("explode"), {TEAM.platform: sender})
+    texts = ["blocker staging is down", "blocker no VPN", "blocker explode the build",
+             "blocker waiting on legal", "blocker no test data"]
+    async with db.uow() as uow:  # stored together, so the worker takes them in one batch
+        await uow.inbox.add_many([message(n, text) for n, text in enumerate(texts)])
+        await uow.commit()
+
+    await bot.drain()
+
+    async with db.engine.connect() as conn:
+        blockers = (await conn.execute(select(BlockerRow.text).order_by(BlockerRow.number)))
+        assert [b for (b,) in blockers] == [
+            "staging is down", "no VPN", "waiting on legal", "no test data"]
+    assert dict(await inbox(db)) == {
+        "ev-0": "done", "ev-1": "done", "ev-2": "failed", "ev-3": "done", "ev-4": "done"}
+    replies = [out.text for out in sender.sent]
+    assert sum("tracking" in r.lower() or "blocker #" in r for r in replies) == 4
+    assert sum("something went wrong" in r for r in replies) == 1
+
+
+async def test_claim_many_takes_only_what_is_still_pending(db: Database) -> None:
+    async with db.uow() as uow:
+        ids = await uow.inbox.add_many([message(n) for n in range(4)])
+        await uow.commit()
+    assert None not in ids
+    async with db.uow() as uow:
+        assert await uow.inbox.claim(ids[1]) is not None
+        await uow.commit()
+    async with db.uow() as uow:
+        claimed = await uow.inbox.claim_many(list(reversed(ids)))
+        assert [(i, m.event_id) for i, m in claimed] == [
+            (ids[0], "ev-0"), (ids[2], "ev-2"), (ids[3], "ev-3")]
+        assert await uow.inbox.claim_many(ids) == []  # within the same unit of work, too
+        await uow.commit()
+    async with db.engine.connect() as conn:
+        pending = await conn.execute(select(func.count()).where(InboxRow.status == "pending"))
+        assert pending.scalar_one() == 0
+
+
+@pytest.mark.parametrize("msg", [
+    message(1),
+    message(2, text="/request export", command="request", message_id="1700000000.000100",
+            addressed=True, user_name="Sam", user_tz="Europe/Berlin",
+            form={"title": "CSV export", "problem": "finance retypes numbers"}),
+])
+def test_an_inbound_message_survives_the_inbox_unchanged(msg: InboundMessage) -> None:
+    data = inbound_to_dict(msg)
+    assert inbound_from_dict(data) == msg
+    if msg.form is not None:
+        data["form"]["title"] = "changed"  # the stored copy is the inbox's own
+        assert msg.form["title"] == "CSV export"
