@@ -279,6 +279,12 @@ class Undeliverable(Exception):
     """The platform refused the message for good (channel gone, bot removed)."""
 
 
+class MaybeDelivered(Exception):
+    """The attempt failed in a way that can come after the message was posted (a cut
+    connection, a timeout, Slack's `internal_error`): the next attempt first asks the platform
+    (`Sender.find_sent`) so that it is not sent twice."""
+
+
 class Sender(ABC):
     # The platform's pace per channel or person: on average one message every `pace` seconds,
     # with up to `burst` at once (Slack: about 1/s per channel). The dispatcher postpones what

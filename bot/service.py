@@ -221,7 +221,9 @@ class Bot:
         try:
             async with self.uow_factory() as uow:
                 while queue and len(taken) < SLICE_EVENTS:
-                    group = [queue.popleft() for _ in range(min(CLAIM_GROUP, len(queue)))]
+                    # With acks waiting (on SQLite they wait for this connection), one event.
+                    size = 1 if self._arrivals else CLAIM_GROUP
+                    group = [queue.popleft() for _ in range(min(size, len(queue)))]
                     taken += group
                     for _, msg in await uow.inbox.claim_many(group):  # gone: another process
                         token = current_event.set(msg.event_id)
@@ -279,7 +281,7 @@ class Bot:
                     outcome = ("retry", exc.after, str(exc))
                 except Undeliverable as exc:
                     outcome = ("give_up", 0, str(exc))
-                except Exception as exc:  # timeouts, resets: delivered or not, nobody knows
+                except Exception as exc:  # MaybeDelivered, timeouts, resets: nobody knows
                     log.warning("sending outbox row %s failed: %s", item.id, exc)
                     outcome = ("uncertain", backoff(item.attempts + 1),
                                f"{type(exc).__name__}: {exc}")

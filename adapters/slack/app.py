@@ -41,7 +41,7 @@ from adapters.config import ConfigError, Settings
 from adapters.slack import translate
 from adapters.slack.render import home_view, message_payload, reason_modal, request_modal
 from bot.model import InboundMessage, Outgoing, Team
-from bot.ports import RetryLater, Sender, Sent, Undeliverable
+from bot.ports import MaybeDelivered, RetryLater, Sender, Sent, Undeliverable
 from bot.service import Bot
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,10 @@ SLASH_COMMANDS = ("/request", "/blocker", "/standup", "/digest", "/producer")
 
 METADATA_EVENT = "producer_bot_delivery"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970, ASCII digits only
-# Slack errors that no retry will fix: the message is given up and logged.
-_TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                     "request_timeout"}
+# Slack errors a later attempt can get past; any other error gives the message up (logged).
+# Slack documents that after the first two "some aspect of the operation" may have succeeded.
+_MAYBE_POSTED_ERRORS = {"internal_error", "fatal_error"}
+_TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "request_timeout"}
 
 
 def retry_handlers() -> list[Any]:
@@ -66,9 +67,15 @@ def retry_handlers() -> list[Any]:
             AsyncServerErrorRetryHandler(max_retry_count=1)]
 
 
-def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def web_client(settings: Settings, token: str | None = None,
+               retries: bool = True) -> AsyncWebClient:
+    """A Web API client. The outbox's client has no retries of its own (`retries=False`):
+    slack_sdk would post again after a connection cut off once the request was sent, doubling
+    a message Slack did take; the outbox retries instead, and first looks for the message in
+    the channel's history (SlackSender.find_sent). It also waits out a 429 without holding
+    the sending loop."""
     return AsyncWebClient(token=token, base_url=settings.slack_api_url or DEFAULT_API_URL,
-                          retry_handlers=retry_handlers())
+                          retry_handlers=retry_handlers() if retries else [])
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -96,6 +103,9 @@ class SlackSender(Sender):
             if response.status_code == 429 or error == "ratelimited":
                 after = _header(response.headers, "Retry-After") or "1"
                 raise RetryLater(float(after) if after.isdigit() else 1.0, "ratelimited") from exc
+            if error in _MAYBE_POSTED_ERRORS or (response.status_code >= 500
+                                                 and error not in _TRANSIENT_ERRORS):
+                raise MaybeDelivered(f"slack {response.status_code} {error}") from exc
             if response.status_code >= 500 or error in _TRANSIENT_ERRORS:
                 raise RetryLater(5.0, f"slack {response.status_code} {error}") from exc
             raise Undeliverable(f"slack refused: {error}") from exc
@@ -269,10 +279,12 @@ def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
             found = await installation_store.async_find_bot(enterprise_id=None, team_id=tenant)
             if found is None or not found.bot_token:
                 raise Undeliverable(f"no Slack installation for workspace {tenant}")
-            return web_client(settings, found.bot_token)
+            return web_client(settings, found.bot_token, retries=False)
     else:
+        sending = web_client(settings, settings.slack_bot_token, retries=False)
+
         async def client_for(tenant: str) -> AsyncWebClient:
-            return client
+            return sending
 
     app = AsyncApp(**kwargs)
     directory = Directory(bot)

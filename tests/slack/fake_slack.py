@@ -40,6 +40,7 @@ class Failure:
     count: int
     retry_after: str | None = None
     hang: float = 0.0  # accept the call (it counts as delivered) but answer this late
+    cut: bool = False  # accept the call, then close the connection without an answer
 
 
 @dataclass
@@ -95,11 +96,15 @@ class FakeSlack:
         call = Call(method, data, token)
         self.calls.append(call)
         failure = self.failures.get(method)
-        if failure and failure.count > 0 and failure.hang:
+        if failure and failure.count > 0 and (failure.hang or failure.cut):
             failure.count -= 1
             self._check_blocks(method, data)
             call.response = self._answer(method, data, token)  # Slack did post it...
             self._changed.set()
+            if failure.cut:  # ...but the connection drops before the answer
+                assert request.transport is not None
+                request.transport.abort()
+                raise ConnectionResetError("cut off by the test")
             await asyncio.sleep(failure.hang)  # ...but the answer is lost in a slow network
             return web.json_response(call.response)
         if failure and failure.count > 0:

@@ -183,3 +183,37 @@ async def test_a_timed_out_post_that_slack_did_take_is_not_posted_again(
     assert len(posts) == 1  # the retry found it in the history instead of posting twice
     async with slack.app.db.uow() as uow:
         assert await uow.outbox.backlog() == 0
+
+
+async def test_a_post_cut_off_after_slack_took_it_is_not_posted_again(
+        slack: SlackClient) -> None:
+    """slack_sdk would retry a cut-off connection itself and post twice; the outbox's client
+    leaves it to the outbox, which finds the message in the channel's history."""
+    from tests.slack.fake_slack import Failure
+
+    slack.fake.failures["chat.postMessage"] = Failure(status=200, count=1, cut=True)
+    await slack.command("UENG", "/blocker", "waiting on ops")
+    await slack.fake.wait_for(lambda: slack.fake.of("conversations.history"), within=30)
+    await slack.app.bot.drain()
+    posts = slack.fake.of("chat.postMessage")
+    assert len(posts) == 1 and posts[0].response.get("ok")
+    async with slack.app.db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
+
+
+async def test_the_outbox_sender_leaves_retries_to_the_outbox(slack: SlackClient) -> None:
+    """A 429 comes back at once with Slack's wait (no sleeping inside the sending loop), and
+    a 500 (`internal_error`, which Slack says may have posted) as "maybe delivered"."""
+    from bot.model import Outgoing, Where
+    from bot.ports import MaybeDelivered, RetryLater
+
+    sender = slack.app.bot.senders["slack"]
+    message = Outgoing(where=Where("slack", "T1", "CGEN"), text="hello")
+    slack.fake.fail("chat.postMessage", 429, retry_after="7")
+    with pytest.raises(RetryLater) as waited:
+        await sender.send(message)
+    assert waited.value.after == 7
+    slack.fake.fail("chat.postMessage", 500)
+    with pytest.raises(MaybeDelivered):
+        await sender.send(message)
+    assert len(slack.fake.of("chat.postMessage")) == 2  # one call each: slack_sdk retried neither
