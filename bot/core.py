@@ -86,9 +86,11 @@ class Turn:
                     key: str | None = None, where: Where | None = None) -> None:
         """Answer in place: visibly, or only to the sender when `private`."""
         place = where or reply_place(self.msg)
+        shared = not self.msg.direct
         await self.say(Outgoing(
             where=place, text=text, sections=sections, actions=actions, key=key,
-            private_to=self.user if private and not self.msg.direct else None,
+            private_to=self.user if private and shared else None,
+            reply_to=self.user if shared and not private else None,
         ))
 
     async def tell(self, user: str, text: str, *, sections: tuple[Section, ...] = (),

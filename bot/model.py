@@ -282,3 +282,6 @@ class Outgoing:
     surface: str = "message"  # "message", or "home": the user's own overview (Slack's Home tab)
     thread_key: str | None = None  # reply in the thread of the message sent under this key
     delivery_id: str | None = None  # set by the dispatcher: lets a sender recognise a resend
+    # The person this answers, in a shared place: where the bot may not post (it was never
+    # invited there), the adapter tells them 1:1 instead of dropping the answer.
+    reply_to: str | None = None

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -59,6 +59,17 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970, ASCII digits only
 # Slack documents that after the first two "some aspect of the operation" may have succeeded.
 _MAYBE_POSTED_ERRORS = {"internal_error", "fatal_error"}
 _TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "request_timeout"}
+# The bot may not post in that conversation (not a member, private, archived).
+_NOT_THERE_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
+
+
+def one_to_one(message: Outgoing, person: str) -> Outgoing:
+    """The message as a 1:1 to `person`, saying why it did not appear where they asked."""
+    channel = f"<#{message.where.channel}>"
+    note = (f"I'm not a member of {channel}, so I'm answering you here. To have me answer in "
+            f"{channel}, add me to it: `/invite @producer-bot`.")
+    return replace(message, text=f"{note}\n\n{message.text}", to_user=person, private_to=None,
+                   reply_to=None, thread_key=None, where=message.where.in_thread(None))
 
 
 def retry_handlers() -> list[Any]:
@@ -100,6 +111,14 @@ class SlackSender(Sender):
         except SlackApiError as exc:
             response = exc.response
             error = response.get("error") if hasattr(response, "get") else None
+            person = message.private_to or message.reply_to
+            if error in _NOT_THERE_ERRORS and person and not message.to_user \
+                    and message.surface == "message":
+                # Slash commands and shortcuts work in channels the bot was never invited to;
+                # the answer then goes to the person, with how to invite the bot.
+                log.info("slack: cannot post in %s (%s); answering 1:1",
+                         message.where.channel, error)
+                return await self.send(one_to_one(message, person))
             if response.status_code == 429 or error == "ratelimited":
                 after = _header(response.headers, "Retry-After") or "1"
                 raise RetryLater(float(after) if after.isdigit() else 1.0, "ratelimited") from exc
@@ -120,7 +139,11 @@ class SlackSender(Sender):
             channel = await self._channel(client, message)
             history = await client.conversations_history(
                 channel=channel, limit=100, include_all_metadata=True)
-        except SlackApiError:
+        except SlackApiError as exc:
+            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            if error in _NOT_THERE_ERRORS and message.reply_to \
+                    and not message.to_user:  # then it went 1:1 (see send)
+                return await self.find_sent(one_to_one(message, message.reply_to))
             return None
         for posted in history.get("messages") or []:
             payload = (posted.get("metadata") or {}).get("event_payload") or {}

@@ -113,7 +113,7 @@ async def test_a_refused_message_is_given_up_not_retried_forever(slack: SlackCli
 
     def refuse(method, data, token):  # type: ignore[no-untyped-def]
         if method == "chat.postMessage":
-            return {"ok": False, "error": "channel_not_found"}
+            return {"ok": False, "error": "invalid_blocks"}
         return original(method, data, token)
 
     slack.fake._answer = refuse  # type: ignore[method-assign]
@@ -217,3 +217,28 @@ async def test_the_outbox_sender_leaves_retries_to_the_outbox(slack: SlackClient
     with pytest.raises(MaybeDelivered):
         await sender.send(message)
     assert len(slack.fake.of("chat.postMessage")) == 2  # one call each: slack_sdk retried neither
+
+
+async def test_an_answer_in_a_channel_without_the_bot_goes_to_the_person(
+        slack: SlackClient) -> None:
+    """Slash commands work in channels the bot was never invited to; Slack then refuses the
+    bot's post there. The person gets the answer 1:1, with how to invite the bot."""
+    original = slack.fake._answer
+
+    def not_a_member(method, data, token):  # type: ignore[no-untyped-def]
+        if method in ("chat.postMessage", "chat.postEphemeral") and data.get("channel") == "CNOBOT":
+            return {"ok": False, "error": "not_in_channel"}
+        return original(method, data, token)
+
+    slack.fake._answer = not_a_member  # type: ignore[method-assign]
+    await slack.command("UENG", "/blocker", "waiting on ops", channel="CNOBOT")
+    await slack.fake.wait_for(lambda: [c for c in slack.fake.of("chat.postMessage")
+                                       if c.response.get("ok")])
+    await slack.app.bot.drain()
+    [answer] = [c for c in slack.fake.of("chat.postMessage") if c.response.get("ok")]
+    assert answer.data["channel"] == "DUENG"  # the person's DM with the bot
+    assert "/invite @producer-bot" in answer.data["text"] and "waiting on ops" in str(
+        answer.data["blocks"])
+    async with slack.app.db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
+        assert [b.text for b in await uow.blockers.open(Team("slack", "T1"))] == ["waiting on ops"]
