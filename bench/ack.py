@@ -580,8 +580,7 @@ async def measure(database_url: str, backend: str, args: argparse.Namespace,
         f"{ms(latencies[int(0.99 * len(latencies))])} ms, {failures} errors or acks over 3 s; "
         f"the bot answered {replies:,} blocker statements in the whole run.", "",
         "| events | bot RSS |", "| --- | --- |",
-        *(f"| {n:,} | {rss:.1f} MiB |" for n, rss in
-          (samples[0], samples[len(samples) // 2], samples[-1])),
+        *(f"| {n:,} | {rss:.1f} MiB |" for n, rss in samples[::len(samples) // 4]),
         "",
         f"Start to end: {samples[-1][1] - samples[0][1]:+.1f} MiB; middle to end: "
         f"{samples[-1][1] - samples[len(samples) // 2][1]:+.1f} MiB; highest sample "

@@ -10,6 +10,7 @@ from bot.model import Action, InboundMessage, Outgoing, Section, Where
 
 _INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
 _WHERE_FIELDS = tuple(f.name for f in fields(Where))
+_OUTGOING_FIELDS = tuple(f.name for f in fields(Outgoing))
 
 
 def inbound_to_dict(msg: InboundMessage) -> dict[str, Any]:
@@ -23,8 +24,14 @@ def inbound_to_dict(msg: InboundMessage) -> dict[str, Any]:
     return data
 
 
+def _known(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Only the fields this version knows: a row written by a newer version of the bot (in a
+    rolling upgrade, say) is still read, without the fields it added."""
+    return {k: v for k, v in data.items() if k in names}
+
+
 def inbound_from_dict(data: dict[str, Any]) -> InboundMessage:
-    data = dict(data)
+    data = _known(data, _INBOUND_FIELDS)
     data["where"] = Where(**data["where"])
     data["at"] = datetime.fromisoformat(data["at"])
     return InboundMessage(**data)
@@ -35,7 +42,7 @@ def outgoing_to_dict(out: Outgoing) -> dict[str, Any]:
 
 
 def outgoing_from_dict(data: dict[str, Any]) -> Outgoing:
-    data = dict(data)
+    data = _known(data, _OUTGOING_FIELDS)
     data["where"] = Where(**data["where"])
     data["sections"] = tuple(Section(**s) for s in data.get("sections", ()))
     data["actions"] = tuple(Action(**a) for a in data.get("actions", ()))

@@ -224,11 +224,17 @@ class Outbox(ABC):
     async def give_up(self, item_id: int, error: str) -> None: ...
 
     @abstractmethod
-    async def postpone(self, item_id: int, at: datetime) -> None:
-        """Not yet (pacing): due again at `at`, without counting as a failed attempt."""
+    async def postpone(self, item_id: int, at: datetime, reason: str | None = None) -> None:
+        """Not yet (pacing, a rate limit): due again at `at`, without counting as a failed
+        attempt; `reason` is kept as the row's last error."""
 
     @abstractmethod
     async def backlog(self) -> int: ...
+
+
+class StorageUnavailable(Exception):
+    """The database could not be reached (down, restarting, no connection free): nothing was
+    written, and trying again with other data would not help."""
 
 
 class UnitOfWork(ABC):
@@ -268,11 +274,13 @@ class Sent:
 
 
 class RetryLater(Exception):
-    """The platform asked us to slow down or is briefly unavailable."""
+    """The platform asked us to slow down or is briefly unavailable. A rate limit is not a
+    failed attempt (`counts=False`): the message waits as long as it is told, however often."""
 
-    def __init__(self, after: float, reason: str = "") -> None:
+    def __init__(self, after: float, reason: str = "", counts: bool = True) -> None:
         super().__init__(reason or f"retry after {after}s")
         self.after = after
+        self.counts = counts
 
 
 class Undeliverable(Exception):

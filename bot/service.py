@@ -23,7 +23,15 @@ from datetime import UTC, datetime, timedelta
 from bot.assistant import Assistant, Planner
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing
-from bot.ports import OutboxItem, RetryLater, Sender, Undeliverable, UnitOfWork, reply_place
+from bot.ports import (
+    OutboxItem,
+    RetryLater,
+    Sender,
+    StorageUnavailable,
+    Undeliverable,
+    UnitOfWork,
+    reply_place,
+)
 from bot.trace import current_event
 
 log = logging.getLogger(__name__)
@@ -33,9 +41,10 @@ THREAD_WAIT_ATTEMPTS = 3
 LEASE_SECONDS = 60.0
 INBOX_BATCH = 500  # events per inbox commit at most (a few hundred KiB of payloads)
 SLICE_EVENTS = 200  # events the worker handles in one unit of work at most ...
-WORKER_SLICE_SECONDS = 0.05  # ... and for about how long, unless an ack is waiting
-CLAIM_GROUP = 4  # events claimed by one statement (an ack on SQLite may wait for a group)
-ACK_FIRST_SECONDS = 0.05  # how long the worker stands aside while events queue for the inbox
+WORKER_SLICE_SECONDS = 0.05  # ... and for about how long ...
+MIN_SLICE_SECONDS = 0.01  # ... or this long when acks are waiting
+CLAIM_GROUP = 4  # events claimed by one statement
+ACK_FIRST_SECONDS = 0.05  # how long the worker stands aside while events are being stored
 
 
 def utcnow() -> datetime:
@@ -96,35 +105,53 @@ class Bot:
 
     async def _store_arrivals(self) -> None:
         batch: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        failure: Exception = RuntimeError("shutting down before the event was stored")
         try:
             while self._arrivals:
                 batch = self._arrivals[:INBOX_BATCH]
                 del self._arrivals[:INBOX_BATCH]
                 try:
                     ids = await self._store([msg for msg, _ in batch])
+                except StorageUnavailable as exc:  # the database, not the data: all fail now
+                    ids = [None] * len(batch)
+                    for _, stored in batch:
+                        _settle(stored, exc)
                 except Exception as exc:
                     if len(batch) == 1:
+                        ids = [None]
                         _settle(batch[0][1], exc)
-                        continue
-                    # One bad event must not fail the others: store them one by one.
-                    log.warning("storing %d events together failed (%s); storing them singly",
-                                len(batch), type(exc).__name__)
-                    ids = []
-                    for msg, stored in batch:
-                        try:
-                            ids.append((await self._store([msg]))[0])
-                        except Exception as single:
-                            ids.append(None)
-                            _settle(stored, single)
+                    else:
+                        # One bad event must not fail the others: store them one by one.
+                        log.warning("storing %d events together failed (%s); storing them "
+                                    "singly", len(batch), type(exc).__name__)
+                        ids = await self._store_singly(batch)
                 for (_, stored), inbox_id in zip(batch, ids, strict=True):
-                    _settle(stored, inbox_id)
+                    _settle(stored, inbox_id)  # no-op where an exception was set
                 if any(inbox_id is not None for inbox_id in ids):
                     self._wake.set()
                 batch = []
-        finally:  # cancelled (shutting down): nobody may wait for an ack forever
+        except Exception as exc:  # a bug here must not leave acks waiting for ever
+            log.exception("storing inbound events failed")
+            failure = exc
+        finally:  # or cancelled (shutting down)
             for _, stored in batch + self._arrivals:
-                _settle(stored, RuntimeError("shutting down before the event was stored"))
+                _settle(stored, failure)
             self._arrivals.clear()
+
+    async def _store_singly(self, batch: list[tuple[InboundMessage, asyncio.Future[int | None]]],
+                            ) -> list[int | None]:
+        ids: list[int | None] = []
+        outage: StorageUnavailable | None = None
+        for msg, stored in batch:
+            try:
+                if outage:
+                    raise outage  # the database went away meanwhile: don't wait on it again
+                ids.append((await self._store([msg]))[0])
+            except Exception as exc:
+                outage = exc if isinstance(exc, StorageUnavailable) else outage
+                ids.append(None)
+                _settle(stored, exc)
+        return ids
 
     async def _store(self, messages: list[InboundMessage]) -> list[int | None]:
         async with self.uow_factory() as uow:
@@ -199,10 +226,15 @@ class Bot:
             if len(ids) < limit:
                 return handled
 
+    @property
+    def _acks_waiting(self) -> bool:
+        return bool(self._arrivals) or (self._storing is not None and not self._storing.done())
+
     async def _after_acks(self) -> None:
         """Acks first: Slack wants its 200 within 3 s, the work behind an event can wait a
-        little. While events queue for the inbox, wait until they are stored, but at most
-        ACK_FIRST_SECONDS, so a flood of events slows the worker and cannot stop it."""
+        little. While events are being stored, wait until they are, but at most
+        ACK_FIRST_SECONDS: then a slice of work (at least MIN_SLICE_SECONDS) follows, so a
+        flood of events slows the worker down to a share of the time and cannot stop it."""
         storing = self._storing
         if storing is not None and not storing.done():
             await asyncio.wait({storing}, timeout=ACK_FIRST_SECONDS)
@@ -213,16 +245,15 @@ class Bot:
 
     async def _process_slice(self, queue: deque[int]) -> int:
         """Handle events from the front of `queue` in one unit of work: one commit for many
-        events. It ends early when an ack is waiting (on SQLite the inbox needs the worker's
-        connection) or after WORKER_SLICE_SECONDS. If any event fails, the slice is rolled
-        back and its events handled one at a time."""
+        events. With acks waiting (on SQLite they wait for this connection) it claims one event
+        at a time and ends after MIN_SLICE_SECONDS; otherwise after WORKER_SLICE_SECONDS. If
+        any event fails, the slice is rolled back and its events handled one at a time."""
         loop = asyncio.get_running_loop()
         started, taken, handled = loop.time(), [], 0
         try:
             async with self.uow_factory() as uow:
                 while queue and len(taken) < SLICE_EVENTS:
-                    # With acks waiting (on SQLite they wait for this connection), one event.
-                    size = 1 if self._arrivals else CLAIM_GROUP
+                    size = 1 if self._acks_waiting else CLAIM_GROUP
                     group = [queue.popleft() for _ in range(min(size, len(queue)))]
                     taken += group
                     for _, msg in await uow.inbox.claim_many(group):  # gone: another process
@@ -232,7 +263,9 @@ class Bot:
                         finally:
                             current_event.reset(token)
                         handled += 1
-                    if self._arrivals or loop.time() - started >= WORKER_SLICE_SECONDS:
+                    spent = loop.time() - started
+                    if spent >= WORKER_SLICE_SECONDS or (
+                            spent >= MIN_SLICE_SECONDS and self._acks_waiting):
                         break
                 await uow.commit()
             return handled
@@ -278,7 +311,7 @@ class Bot:
                         log.warning("outbox row %s was delivered by an earlier attempt; "
                                     "not sending it again", item.id)
                 except RetryLater as exc:  # a definite "not delivered"
-                    outcome = ("retry", exc.after, str(exc))
+                    outcome = ("retry" if exc.counts else "wait", exc.after, str(exc))
                 except Undeliverable as exc:
                     outcome = ("give_up", 0, str(exc))
                 except Exception as exc:  # MaybeDelivered, timeouts, resets: nobody knows
@@ -293,6 +326,10 @@ class Bot:
                         channel = result.channel if result and result.channel else message.where.channel
                         await uow.refs.remember(message.where.team, key, channel, message_id)
                     sent += 1
+                elif outcome[0] == "wait":  # a rate limit: not an attempt that failed
+                    log.info("outbox row %s rate limited; waiting %.0fs", item.id, outcome[1])
+                    await uow.outbox.postpone(
+                        item.id, self.clock() + timedelta(seconds=outcome[1]), outcome[2])
                 elif outcome[0] in ("retry", "uncertain") and item.attempts + 1 < MAX_ATTEMPTS:
                     at = self.clock() + timedelta(seconds=outcome[1])
                     await uow.outbox.retry(item.id, at, outcome[2],

@@ -5,12 +5,13 @@ Every query filters on (platform, tenant) first; nothing here can return another
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, exc, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -45,6 +46,18 @@ from storage.tables import (
     utcnow,
 )
 
+# What a database that is down, restarting or out of connections raises.
+_UNREACHABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+                exc.DisconnectionError, OSError)
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    try:
+        yield
+    except _UNREACHABLE as error:
+        raise ports.StorageUnavailable(f"{type(error).__name__}: {error}"[:500]) from error
+
 
 def _team_filter(model: Any, team: Team) -> Any:
     return and_(model.platform == team.platform, model.tenant == team.tenant)
@@ -69,9 +82,12 @@ class _Repo:
 class SqlTeams(_Repo, ports.Teams):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
-        # Teams ensured in this unit of work: the worker handles a batch of events in one,
-        # and team rows are never deleted, so once per transaction is enough.
+        # Teams ensured in this transaction: the worker handles a batch of events in one, and
+        # team rows are never deleted, so once is enough (a rollback forgets them).
         self._ensured: set[Team] = set()
+
+    def forget(self) -> None:
+        self._ensured.clear()
 
     async def ensure(self, team: Team) -> None:
         if team in self._ensured:
@@ -368,9 +384,14 @@ class SqlInbox(_Repo, ports.Inbox):
         # and gathers the RETURNING rows of those inserted; conflicts return nothing.
         stmt = (insert(table).on_conflict_do_nothing()
                 .returning(table.c.id, table.c.platform, table.c.event_id))
-        result = await self.session.execute(stmt, [dict(
-            platform=m.where.platform, tenant=m.where.tenant, event_id=m.event_id,
-            payload=inbound_to_dict(m), status="pending", received_at=now) for m in messages])
+        rows = [dict(platform=m.where.platform, tenant=m.where.tenant, event_id=m.event_id,
+                     payload=inbound_to_dict(m), status="pending", received_at=now)
+                for m in messages]
+        # In arrival order, which ids keep and the worker follows. (Two processes storing the
+        # same retried events in different orders could deadlock; PostgreSQL then fails one
+        # batch, which is stored again event by event.)
+        with _reachable():
+            result = await self.session.execute(stmt, rows)
         new = {(platform, event_id): id_ for id_, platform, event_id in result}
         # A retry that arrives while its original is still queued is in the same batch:
         # the first of the two gets the row, the other is the duplicate.
@@ -386,8 +407,14 @@ class SqlInbox(_Repo, ports.Inbox):
         return inbound_from_dict(payload) if payload is not None else None
 
     async def claim_many(self, inbox_ids: Sequence[int]) -> list[tuple[int, InboundMessage]]:
+        free = select(InboxRow.id).where(InboxRow.id.in_(inbox_ids),
+                                         InboxRow.status == "pending")
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Rows in another worker's unfinished batch are skipped rather than waited for
+            # (that worker handles them); SQLite has one writer anyway.
+            free = free.with_for_update(skip_locked=True)
         rows = await self.session.execute(
-            update(InboxRow).where(InboxRow.id.in_(inbox_ids), InboxRow.status == "pending")
+            update(InboxRow).where(InboxRow.id.in_(free), InboxRow.status == "pending")
             .values(status="done", processed_at=utcnow())
             .returning(InboxRow.id, InboxRow.payload))
         return sorted((id_, inbound_from_dict(payload)) for id_, payload in rows)
@@ -438,9 +465,12 @@ class SqlOutbox(_Repo, ports.Outbox):
             status="sending" if uncertain else "pending", next_attempt_at=at,
             attempts=OutboxRow.attempts + 1, last_error=error[:2000]))
 
-    async def postpone(self, item_id: int, at: datetime) -> None:
-        await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
-            status="pending", next_attempt_at=at))
+    async def postpone(self, item_id: int, at: datetime, reason: str | None = None) -> None:
+        values: dict[str, Any] = dict(status="pending", next_attempt_at=at)
+        if reason:
+            values["last_error"] = reason[:2000]
+        await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id)
+                                   .values(**values))
 
     async def give_up(self, item_id: int, error: str) -> None:
         await self.session.execute(update(OutboxRow).where(OutboxRow.id == item_id).values(
@@ -479,9 +509,11 @@ class SqlUnitOfWork(ports.UnitOfWork):
 
     async def commit(self) -> None:
         assert self.session is not None
-        await self.session.commit()
+        with _reachable():
+            await self.session.commit()
 
     async def rollback(self) -> None:
         assert self.session is not None
+        self.teams.forget()
         await self.session.rollback()
 

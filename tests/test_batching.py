@@ -87,7 +87,7 @@ class FailsOn(Core):
 
 
 async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_once(
-        db: Database) -> None:
+        db: Database, caplog: pytest.LogCaptureFixture) -> None:
     sender = RecordingSender()
     bot = Bot(db.uow, FailsOn("explode"), {TEAM.platform: sender})
     texts = ["blocker staging is down", "blocker no VPN", "blocker explode the build",
@@ -98,6 +98,7 @@ async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_
 
     await bot.drain()
 
+    assert "handling 4 events together failed" in caplog.text  # a batch was rolled back
     async with db.engine.connect() as conn:
         blockers = (await conn.execute(select(BlockerRow.text).order_by(BlockerRow.number)))
         assert [b for (b,) in blockers] == [
@@ -107,6 +108,24 @@ async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_
     replies = [out.text for out in sender.sent]
     assert sum("tracking" in r.lower() or "blocker #" in r for r in replies) == 4
     assert sum("something went wrong" in r for r in replies) == 1
+
+
+async def test_two_workers_on_one_inbox_handle_each_event_once(db: Database) -> None:
+    """Two processes' workers draining the same inbox at once (on PostgreSQL each skips the
+    rows the other holds)."""
+    senders = [RecordingSender(), RecordingSender()]
+    bots = [Bot(db.uow, Core(), {TEAM.platform: sender}) for sender in senders]
+    async with db.uow() as uow:
+        await uow.inbox.add_many([message(n, f"blocker thing {n}") for n in range(40)])
+        await uow.commit()
+
+    handled = await asyncio.gather(*(bot.process_pending() for bot in bots))
+
+    assert sum(handled) == 40
+    async with db.engine.connect() as conn:
+        texts = (await conn.execute(select(BlockerRow.text))).scalars().all()
+        assert sorted(texts) == sorted(f"thing {n}" for n in range(40))
+    assert {status for _, status in await inbox(db)} == {"done"}
 
 
 async def test_claim_many_takes_only_what_is_still_pending(db: Database) -> None:
@@ -140,3 +159,13 @@ def test_an_inbound_message_survives_the_inbox_unchanged(msg: InboundMessage) ->
     if msg.form is not None:
         data["form"]["title"] = "changed"  # the stored copy is the inbox's own
         assert msg.form["title"] == "CSV export"
+
+
+def test_rows_written_by_a_newer_version_are_still_read() -> None:
+    """In a rolling upgrade an older process may claim a row a newer one wrote."""
+    from bot.codec import outgoing_from_dict, outgoing_to_dict
+    from bot.model import Outgoing
+
+    out = Outgoing(where=Where("slack", "T1", "C1"), text="hi", reply_to="U1")
+    assert outgoing_from_dict({**outgoing_to_dict(out), "added_later": 1}) == out
+    assert inbound_from_dict({**inbound_to_dict(message(3)), "added_later": 1}) == message(3)

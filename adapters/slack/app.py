@@ -121,7 +121,8 @@ class SlackSender(Sender):
                 return await self.send(one_to_one(message, person))
             if response.status_code == 429 or error == "ratelimited":
                 after = _header(response.headers, "Retry-After") or "1"
-                raise RetryLater(float(after) if after.isdigit() else 1.0, "ratelimited") from exc
+                raise RetryLater(float(after) if after.isdigit() else 1.0, "ratelimited",
+                                 counts=False) from exc
             if error in _MAYBE_POSTED_ERRORS or (response.status_code >= 500
                                                  and error not in _TRANSIENT_ERRORS):
                 raise MaybeDelivered(f"slack {response.status_code} {error}") from exc
@@ -130,21 +131,28 @@ class SlackSender(Sender):
             raise Undeliverable(f"slack refused: {error}") from exc
 
     async def find_sent(self, message: Outgoing) -> Sent | None:
-        """Look for the message's delivery id in the channel's recent history (Slack keeps
-        the metadata we attach): a cut-off attempt that did reach Slack is not posted twice."""
-        if message.private_to or message.surface == "home" or not message.delivery_id:
-            return None  # ephemeral and Home views leave no history; resending them is harmless
+        """Look for the message's delivery id in recent history (Slack keeps the metadata we
+        attach): a cut-off attempt that did reach Slack is not posted twice. An answer that
+        may have gone 1:1 instead (see `send`) is looked for there too."""
+        if message.surface == "home" or not message.delivery_id:
+            return None  # Home views leave no history; publishing one again is harmless
+        person = message.private_to or message.reply_to
+        if not message.private_to:  # ephemerals leave no history where they were shown
+            found = await self._in_history(message)
+            if found is not None:
+                return found
+        if person and not message.to_user:
+            return await self._in_history(one_to_one(message, person))
+        return None
+
+    async def _in_history(self, message: Outgoing) -> Sent | None:
         client = await self.client_for(message.where.tenant)
         try:
             channel = await self._channel(client, message)
             history = await client.conversations_history(
                 channel=channel, limit=100, include_all_metadata=True)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if hasattr(exc.response, "get") else None
-            if error in _NOT_THERE_ERRORS and message.reply_to \
-                    and not message.to_user:  # then it went 1:1 (see send)
-                return await self.find_sent(one_to_one(message, message.reply_to))
-            return None
+        except SlackApiError:
+            return None  # not readable (the bot is not in it): nothing found
         for posted in history.get("messages") or []:
             payload = (posted.get("metadata") or {}).get("event_payload") or {}
             if payload.get("delivery_id") == message.delivery_id:

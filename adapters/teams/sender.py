@@ -79,7 +79,8 @@ def refusal(exc: ErrorResponseException) -> Exception:
     status, code = _status(exc), _code(exc)
     if status == 429:
         headers = getattr(getattr(exc, "response", None), "headers", None)
-        return RetryLater(retry_after(headers), f"teams throttled the bot (429 {code})")
+        return RetryLater(retry_after(headers), f"teams throttled the bot (429 {code})",
+                          counts=False)
     if status >= 500 or status in (0, 408):
         return TransientError(f"teams answered {status} {code}")
     hint = _HINTS.get(status, "Teams will not take this message")

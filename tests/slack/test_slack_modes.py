@@ -242,3 +242,29 @@ async def test_an_answer_in_a_channel_without_the_bot_goes_to_the_person(
     async with slack.app.db.uow() as uow:
         assert await uow.outbox.backlog() == 0
         assert [b.text for b in await uow.blockers.open(Team("slack", "T1"))] == ["waiting on ops"]
+
+
+@pytest.mark.parametrize("private", [True, False])
+async def test_an_answer_that_went_one_to_one_is_found_there_before_a_resend(
+        slack: SlackClient, private: bool) -> None:
+    """If the 1:1 post's outcome is unknown, the next attempt must find it in the DM rather
+    than post it again (an ephemeral leaves no history where it was shown)."""
+    from bot.model import Outgoing, Where
+
+    original = slack.fake._answer
+
+    def not_a_member(method, data, token):  # type: ignore[no-untyped-def]
+        if data.get("channel") == "CNOBOT":
+            return {"ok": False, "error": "channel_not_found"}
+        return original(method, data, token)
+
+    slack.fake._answer = not_a_member  # type: ignore[method-assign]
+    sender = slack.app.bot.senders["slack"]
+    person = {"private_to": "UENG"} if private else {"reply_to": "UENG"}
+    message = Outgoing(where=Where("slack", "T1", "CNOBOT"), text="tracked", delivery_id="d-1",
+                       **person)  # type: ignore[arg-type]
+    assert await sender.find_sent(message) is None  # not sent yet: nowhere to be found
+    sent = await sender.send(message)
+    assert sent.channel == "DUENG"
+    found = await sender.find_sent(message)
+    assert found is not None and found.channel == "DUENG"
