@@ -388,8 +388,8 @@ class SqlInbox(_Repo, ports.Inbox):
                      payload=inbound_to_dict(m), status="pending", received_at=now)
                 for m in messages]
         # In arrival order, which ids keep and the worker follows. (Two processes storing the
-        # same retried events in different orders could deadlock; PostgreSQL then fails one
-        # batch, which is stored again event by event.)
+        # same retried events in different orders could deadlock; PostgreSQL then aborts one
+        # batch, and its events fail their acks and come again.)
         with _reachable():
             result = await self.session.execute(stmt, rows)
         new = {(platform, event_id): id_ for id_, platform, event_id in result}
@@ -407,17 +407,14 @@ class SqlInbox(_Repo, ports.Inbox):
         return inbound_from_dict(payload) if payload is not None else None
 
     async def claim_many(self, inbox_ids: Sequence[int]) -> list[tuple[int, InboundMessage]]:
-        free = select(InboxRow.id).where(InboxRow.id.in_(inbox_ids),
-                                         InboxRow.status == "pending")
-        if self.session.get_bind().dialect.name == "postgresql":
-            # Rows in another worker's unfinished batch are skipped rather than waited for
-            # (that worker handles them); SQLite has one writer anyway.
-            free = free.with_for_update(skip_locked=True)
+        # Like claim: a second process waits for rows another holds rather than skipping
+        # ahead of them, so a conversation's messages are handled in the order they came.
         rows = await self.session.execute(
-            update(InboxRow).where(InboxRow.id.in_(free), InboxRow.status == "pending")
+            update(InboxRow).where(InboxRow.id.in_(inbox_ids), InboxRow.status == "pending")
             .values(status="done", processed_at=utcnow())
             .returning(InboxRow.id, InboxRow.payload))
-        return sorted((id_, inbound_from_dict(payload)) for id_, payload in rows)
+        return sorted(((id_, inbound_from_dict(payload)) for id_, payload in rows),
+                      key=lambda claimed: claimed[0])
 
     async def pending(self, limit: int) -> list[int]:
         rows = await self.session.execute(select(InboxRow.id).where(

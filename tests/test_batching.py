@@ -111,8 +111,8 @@ async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_
 
 
 async def test_two_workers_on_one_inbox_handle_each_event_once(db: Database) -> None:
-    """Two processes' workers draining the same inbox at once (on PostgreSQL each skips the
-    rows the other holds)."""
+    """Two processes' workers draining the same inbox at once (on PostgreSQL one waits for
+    the rows the other holds, then finds them handled)."""
     senders = [RecordingSender(), RecordingSender()]
     bots = [Bot(db.uow, Core(), {TEAM.platform: sender}) for sender in senders]
     async with db.uow() as uow:
