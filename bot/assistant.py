@@ -112,7 +112,31 @@ def _key(name: str, args: tuple[Any, ...], where: Where | None) -> Hashable:
     return (name, args, where)
 
 
-class Planner(Assistant):
+class _Routed(Assistant):
+    """An assistant whose every question goes through `_route(name, *args, **kwargs)`."""
+
+    @abstractmethod
+    async def _route(self, name: str, *args: Any, **kwargs: Any) -> Any: ...
+
+    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
+        return await self._route("classify", text, where=where)
+
+    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
+        return await self._route("is_solution", answer, where=where)
+
+    async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
+                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
+        return await self._route("similar", text, list(candidates), limit, where=where)
+
+    async def review_discovery(self, request: Request, answer: str, *,
+                               where: Where | None = None) -> Review:
+        return await self._route("review_discovery", request, answer, where=where)
+
+    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
+        return await self._route("summarize", digest, where=where)
+
+
+class Planner(_Routed):
     """Answers at once from the rules and writes down every question it was asked.
 
     A unit of work run with a Planner (and rolled back) tells which questions the real run will
@@ -122,26 +146,9 @@ class Planner(Assistant):
         self.rules = HeuristicAssistant()
         self.questions: dict[Hashable, tuple[str, tuple[Any, ...], dict[str, Any]]] = {}
 
-    async def _ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def _route(self, name: str, *args: Any, **kwargs: Any) -> Any:
         self.questions[_key(name, args, kwargs.get("where"))] = (name, args, kwargs)
         return await getattr(self.rules, name)(*args, **kwargs)
-
-    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
-        return await self._ask("classify", text, where=where)
-
-    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
-        return await self._ask("is_solution", answer, where=where)
-
-    async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
-                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
-        return await self._ask("similar", text, list(candidates), limit, where=where)
-
-    async def review_discovery(self, request: Request, answer: str, *,
-                               where: Where | None = None) -> Review:
-        return await self._ask("review_discovery", request, answer, where=where)
-
-    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
-        return await self._ask("summarize", digest, where=where)
 
     async def prepare(self, assistant: Assistant) -> Prepared:
         """Ask `assistant` every recorded question, concurrently (it falls back by itself)."""
@@ -152,7 +159,7 @@ class Planner(Assistant):
         return Prepared(dict(zip(keys, answers, strict=True)))
 
 
-class Prepared(Assistant):
+class Prepared(_Routed):
     """Answers prepared before the transaction. A question nobody foresaw gets the rules' answer
     rather than a network call with locks held."""
 
@@ -160,25 +167,8 @@ class Prepared(Assistant):
         self.answers = answers
         self.rules = HeuristicAssistant()
 
-    async def _answer(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def _route(self, name: str, *args: Any, **kwargs: Any) -> Any:
         key = _key(name, args, kwargs.get("where"))
         if key in self.answers:
             return self.answers[key]
         return await getattr(self.rules, name)(*args, **kwargs)
-
-    async def classify(self, text: str, *, where: Where | None = None) -> Classification:
-        return await self._answer("classify", text, where=where)
-
-    async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
-        return await self._answer("is_solution", answer, where=where)
-
-    async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
-                      limit: int = 3, *, where: Where | None = None) -> list[Similar]:
-        return await self._answer("similar", text, list(candidates), limit, where=where)
-
-    async def review_discovery(self, request: Request, answer: str, *,
-                               where: Where | None = None) -> Review:
-        return await self._answer("review_discovery", request, answer, where=where)
-
-    async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
-        return await self._answer("summarize", digest, where=where)

@@ -302,7 +302,8 @@ class Sender(ABC):
 
     @abstractmethod
     async def send(self, message: Outgoing) -> Sent:
-        """Deliver one message; raise RetryLater or Undeliverable when it could not be."""
+        """Deliver one message; raise RetryLater or Undeliverable when it could not be, and
+        MaybeDelivered when it may have been (the next attempt asks `find_sent` first)."""
 
     async def find_sent(self, message: Outgoing) -> Sent | None:
         """Was this message (by its delivery_id) already delivered by a cut-off attempt?
