@@ -19,7 +19,7 @@ from adapters.console import TEAM, Console, ConsoleSender, interactive
 from adapters.llm.eval import add_arguments as add_eval_arguments
 from adapters.llm.eval import eval_command
 from adapters.scheduler import ApsCron
-from adapters.server import build_platforms, serving
+from adapters.server import build_platforms, freeze_startup_heap, serving
 from bot.digest import PERIODS, build_digest, digest_message, render_text
 from bot.model import SCHEDULE_KINDS, Role, Schedule, Team, Where
 from bot.scheduling import effective_schedules
@@ -54,6 +54,7 @@ async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
         if not any(enabled for _, enabled, _ in settings.platforms()):
             log.warning("no chat platform is configured: serving /healthz only. "
                         "Try `producer-bot console` to talk to the bot locally.")
+        freeze_startup_heap()
         await stop.wait()
         log.info("shutting down")
     return 0

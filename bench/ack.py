@@ -181,12 +181,13 @@ async def _until_stopped() -> None:
 async def serve_bot(database_url: str, api_url: str) -> None:
     from adapters.compose import open_app
     from adapters.config import Settings
-    from adapters.server import serving
+    from adapters.server import freeze_startup_heap, serving
 
     settings = Settings(database_url=database_url, host="127.0.0.1", port=0,
                         slack_bot_token=TOKEN, slack_signing_secret=SECRET,
                         slack_api_url=api_url)
     async with open_app(settings) as app, serving(app, host="127.0.0.1", port=0) as server:
+        freeze_startup_heap()
         print(f"PORT {server.port}", flush=True)
         await _until_stopped()
 
