@@ -13,8 +13,10 @@ that the next `drain()` picks up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -42,9 +44,12 @@ LEASE_SECONDS = 60.0
 INBOX_BATCH = 500  # events per inbox commit at most (a few hundred KiB of payloads)
 SLICE_EVENTS = 200  # events the worker handles in one unit of work at most ...
 WORKER_SLICE_SECONDS = 0.05  # ... and for about how long ...
-MIN_SLICE_SECONDS = 0.01  # ... or this long when acks are waiting
+MIN_SLICE_SECONDS = 0.01  # ... or this long when acks are lagging
 CLAIM_GROUP = 4  # events claimed by one statement
-ACK_FIRST_SECONDS = 0.05  # how long the worker stands aside while events are being stored
+ACK_LAG_SECONDS = 0.02  # acks are lagging when an event has waited this long to be stored
+ACK_WAIT_SECONDS = 0.05  # the worker waits this long at most for the batch being stored ...
+SATURATED = 0.8  # ... and goes on waiting while the process computed this share of the time ...
+ACK_FIRST_SECONDS = 1.0  # ... for this long at most
 
 
 def utcnow() -> datetime:
@@ -79,9 +84,13 @@ class Bot:
         self.backlog: int | None = None  # outbox rows not yet sent, as of the last drain
         # When each channel may next be sent to (this process's share of the platform's pace).
         self._next_free: dict[tuple[str, str, str], datetime] = {}
-        # Events waiting for the next inbox commit, and the task committing them.
-        self._arrivals: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        # Events waiting for the next inbox commit (with when each arrived), the task
+        # committing them, when the oldest event of the batch it has in hand arrived, and a
+        # signal after each batch.
+        self._arrivals: list[tuple[InboundMessage, asyncio.Future[int | None], float]] = []
         self._storing: asyncio.Task[None] | None = None
+        self._storing_since: float | None = None
+        self._stored = asyncio.Event()
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -92,8 +101,9 @@ class Bot:
         one, so under load one commit stores many events and each ack still follows its own
         event's commit. An event that arrives alone is committed at once."""
         current_event.set(msg.event_id)
-        stored: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._arrivals.append((msg, stored))
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[int | None] = loop.create_future()
+        self._arrivals.append((msg, stored, loop.time()))
         if self._storing is None or self._storing.done():
             # A context of its own: a batch belongs to no single event's log lines.
             self._storing = asyncio.create_task(self._store_arrivals(),
@@ -104,17 +114,18 @@ class Bot:
         return True
 
     async def _store_arrivals(self) -> None:
-        batch: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        batch: list[tuple[InboundMessage, asyncio.Future[int | None], float]] = []
         failure: Exception = RuntimeError("shutting down before the event was stored")
         try:
             while self._arrivals:
                 batch = self._arrivals[:INBOX_BATCH]
                 del self._arrivals[:INBOX_BATCH]
+                self._storing_since = batch[0][2]
                 try:
-                    ids = await self._store([msg for msg, _ in batch])
+                    ids = await self._store([msg for msg, _, _ in batch])
                 except StorageUnavailable as exc:  # the database, not the data: all fail now
                     ids = [None] * len(batch)
-                    for _, stored in batch:
+                    for _, stored, _ in batch:
                         _settle(stored, exc)
                 except Exception as exc:
                     if len(batch) == 1:
@@ -125,24 +136,31 @@ class Bot:
                         log.warning("storing %d events together failed (%s); storing them "
                                     "singly", len(batch), type(exc).__name__)
                         ids = await self._store_singly(batch)
-                for (_, stored), inbox_id in zip(batch, ids, strict=True):
+                for (_, stored, _), inbox_id in zip(batch, ids, strict=True):
                     _settle(stored, inbox_id)  # no-op where an exception was set
                 if any(inbox_id is not None for inbox_id in ids):
                     self._wake.set()
-                batch = []
+                batch, self._storing_since = [], None
+                self._stored.set()
+                # SQLite's pool has one connection, and the next batch would take it back
+                # before a worker woken to wait for it runs (asyncio's queue is not fair):
+                # give the worker its turn, or in a flood it would never get one.
+                await asyncio.sleep(0)
         except Exception as exc:  # a bug here must not leave acks waiting for ever
             log.exception("storing inbound events failed")
             failure = exc
         finally:  # or cancelled (shutting down)
-            for _, stored in batch + self._arrivals:
+            for _, stored, _ in batch + self._arrivals:
                 _settle(stored, failure)
             self._arrivals.clear()
+            self._storing_since = None
+            self._stored.set()
 
-    async def _store_singly(self, batch: list[tuple[InboundMessage, asyncio.Future[int | None]]],
-                            ) -> list[int | None]:
+    async def _store_singly(self, batch: list[tuple[InboundMessage, asyncio.Future[int | None],
+                                                    float]]) -> list[int | None]:
         ids: list[int | None] = []
         outage: StorageUnavailable | None = None
-        for msg, stored in batch:
+        for msg, stored, _ in batch:
             try:
                 if outage:
                     raise outage  # the database went away meanwhile: don't wait on it again
@@ -230,24 +248,42 @@ class Bot:
     def _acks_waiting(self) -> bool:
         return bool(self._arrivals) or (self._storing is not None and not self._storing.done())
 
+    def _ack_lag(self) -> float:
+        """How long the event that has waited longest to be stored has waited (0: none)."""
+        oldest = self._storing_since
+        if oldest is None and self._arrivals:
+            oldest = self._arrivals[0][2]
+        return 0.0 if oldest is None else asyncio.get_running_loop().time() - oldest
+
     async def _after_acks(self) -> None:
-        """Acks first: Slack wants its 200 within 3 s, the work behind an event can wait a
-        little. While events are being stored, wait until they are, but at most
-        ACK_FIRST_SECONDS: then a slice of work (at least MIN_SLICE_SECONDS) follows, so a
-        flood of events slows the worker down to a share of the time and cannot stop it."""
-        storing = self._storing
-        if storing is not None and not storing.done():
-            await asyncio.wait({storing}, timeout=ACK_FIRST_SECONDS)
-        else:
-            # SQLite's pool has one connection, which it hands to whoever asks before the
-            # event loop runs again: yielding lets an ack that just arrived ask first.
-            await asyncio.sleep(0)
+        """Acks first: Slack wants its 200 within 3 s, the work behind an event can wait.
+
+        While events are being stored the worker waits for them (ACK_WAIT_SECONDS at most).
+        If the process spent that time computing (SATURATED: a flood of requests, each of
+        which the worker's time would come out of) it goes on waiting, batch after batch,
+        for ACK_FIRST_SECONDS at most: a flood slows the worker down but cannot stop it.
+        If the process mostly waited (for the database: at moderate rates some batch is
+        nearly always being committed) the worker goes ahead, or it would starve while the
+        process idles."""
+        loop = asyncio.get_running_loop()
+        started, cpu = loop.time(), time.thread_time()
+        while self._acks_waiting and (left := started + ACK_FIRST_SECONDS - loop.time()) > 0:
+            self._stored.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stored.wait(), min(left, ACK_WAIT_SECONDS))
+            waited = loop.time() - started
+            if time.thread_time() - cpu < SATURATED * waited:
+                break
+        # SQLite's pool has one connection, which it hands to whoever asks before the event
+        # loop runs again: yielding lets an ack that just arrived ask first.
+        await asyncio.sleep(0)
 
     async def _process_slice(self, queue: deque[int]) -> int:
         """Handle events from the front of `queue` in one unit of work: one commit for many
         events. With acks waiting (on SQLite they wait for this connection) it claims one event
-        at a time and ends after MIN_SLICE_SECONDS; otherwise after WORKER_SLICE_SECONDS. If
-        any event fails, the slice is rolled back and its events handled one at a time."""
+        at a time, and it ends after WORKER_SLICE_SECONDS, or after MIN_SLICE_SECONDS once
+        acks are lagging. If any event fails, the slice is rolled back and its events handled
+        one at a time."""
         loop = asyncio.get_running_loop()
         started, taken, handled = loop.time(), [], 0
         try:
@@ -265,7 +301,7 @@ class Bot:
                         handled += 1
                     spent = loop.time() - started
                     if spent >= WORKER_SLICE_SECONDS or (
-                            spent >= MIN_SLICE_SECONDS and self._acks_waiting):
+                            spent >= MIN_SLICE_SECONDS and self._ack_lag() > ACK_LAG_SECONDS):
                         break
                 await uow.commit()
             return handled

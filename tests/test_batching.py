@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from sqlalchemy import event, func, select
 
+from bot import service
 from bot.codec import inbound_from_dict, inbound_to_dict
 from bot.core import Core
 from bot.model import InboundMessage, Where
@@ -108,6 +109,46 @@ async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_
     replies = [out.text for out in sender.sent]
     assert sum("tracking" in r.lower() or "blocker #" in r for r in replies) == 4
     assert sum("something went wrong" in r for r in replies) == 1
+
+
+class Counting(Core):
+    def __init__(self) -> None:
+        super().__init__()
+        self.handled = 0
+
+    async def handle(self, msg: InboundMessage, uow: UnitOfWork, assistant: object = None,
+                     ) -> None:
+        await super().handle(msg, uow, assistant)  # type: ignore[arg-type]
+        self.handled += 1
+
+
+async def test_events_arriving_back_to_back_do_not_starve_the_worker(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Senders that always have an event waiting to be stored keep one batch after another
+    in hand: the worker still gets its turn at the database, even at SQLite's single
+    connection, which the next batch would otherwise always take first."""
+    monkeypatch.setattr(service, "ACK_FIRST_SECONDS", 0.05)  # stand aside 50 ms at most
+    # Small batches, so that while one is committed the next is already waiting (under
+    # load, requests keep coming in during every commit).
+    monkeypatch.setattr(service, "INBOX_BATCH", 5)
+    core = Counting()
+    bot = Bot(db.uow, core, {})
+    stop = asyncio.Event()
+    worker = asyncio.create_task(bot.run_worker(stop))
+    sent = 0
+
+    async def sender(lane: int) -> None:
+        nonlocal sent
+        while core.handled < 10 and sent < 1_000:  # ends by the worker, or fails below
+            sent += 1
+            assert await bot.receive(message(sent * 100 + lane))
+
+    await asyncio.gather(*(sender(lane) for lane in range(20)))
+    during = core.handled
+    stop.set()
+    bot.wake()
+    await worker
+    assert during >= 10, f"the worker handled {during} of {sent} events while they came"
 
 
 async def test_two_workers_on_one_inbox_handle_each_event_once(db: Database) -> None:

@@ -6,6 +6,7 @@ and raises BadPayload for payloads that are malformed rather than merely uninter
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -156,6 +157,7 @@ def _is_dm(channel: str, channel_type: Any = None) -> bool:
     return channel_type == "im" or channel.startswith("D")
 
 
+@functools.lru_cache(maxsize=1024)  # one bot user per workspace; built on every message
 def _mention_of(bot_user_id: str | None) -> re.Pattern[str] | None:
     return re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>\s*") if bot_user_id else None
 
