@@ -5,13 +5,14 @@ Every query filters on (platform, tenant) first; nothing here can return another
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exc, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exc, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -372,26 +373,56 @@ class SqlRuns(_Repo, ports.Runs):
             ).values(last_tick_at=at))
 
 
+# The inbox insert is the one statement on the ack path, so it is written out per dialect: the
+# batch goes to the database whole (SQLite: one JSON array; PostgreSQL: one array per column),
+# unpacked by the database in C, rather than as a parameter set per event that SQLAlchemy
+# processes in Python (insertmanyvalues). Per event, in batches of 200, that took the event
+# loop's share from 24 to 15 us on SQLite and from 34 to 17 us on PostgreSQL. Conflicts
+# (duplicate deliveries) insert nothing and return nothing; rows go in in the batch's order.
+_INBOX_INSERT = {
+    "sqlite": """
+        INSERT INTO inbox (platform, tenant, event_id, payload, status, received_at)
+        SELECT json_extract(value, '$.platform'), json_extract(value, '$.tenant'),
+               json_extract(value, '$.event_id'), json_extract(value, '$.payload'),
+               'pending', :now
+        FROM json_each(:rows) WHERE true ORDER BY key
+        ON CONFLICT DO NOTHING RETURNING id, platform, event_id""",
+    # (WHERE true: without it SQLite reads ON CONFLICT as the start of a join constraint.)
+    # Not one JSON array here: PostgreSQL's ->> refuses a document with \u0000 anywhere in it,
+    # and a message's text may hold one (json columns store it as written).
+    "postgresql": """
+        INSERT INTO inbox (platform, tenant, event_id, payload, status, received_at)
+        SELECT platform, tenant, event_id, payload, 'pending', :now
+        FROM unnest(CAST(:platforms AS text[]), CAST(:tenants AS text[]),
+                    CAST(:event_ids AS text[]), CAST(:payloads AS json[]))
+             WITH ORDINALITY AS batch(platform, tenant, event_id, payload, n)
+        ORDER BY n
+        ON CONFLICT DO NOTHING RETURNING id, platform, event_id""",
+}
+
+
 class SqlInbox(_Repo, ports.Inbox):
     async def add_many(self, messages: Sequence[InboundMessage]) -> list[int | None]:
         if not messages:
             return []
-        now = utcnow()
-        table = InboxRow.__table__
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        # A Core executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues")
-        # and gathers the RETURNING rows of those inserted; conflicts return nothing.
-        stmt = (insert(table).on_conflict_do_nothing()
-                .returning(table.c.id, table.c.platform, table.c.event_id))
-        rows = [dict(platform=m.where.platform, tenant=m.where.tenant, event_id=m.event_id,
-                     payload=inbound_to_dict(m), status="pending", received_at=now)
-                for m in messages]
+        stmt = text(_INBOX_INSERT[dialect]).bindparams(
+            bindparam("now", type_=InboxRow.__table__.c.received_at.type))
+        params: dict[str, Any] = {"now": utcnow()}
+        if dialect == "postgresql":
+            params.update(platforms=[m.where.platform for m in messages],
+                          tenants=[m.where.tenant for m in messages],
+                          event_ids=[m.event_id for m in messages],
+                          payloads=[json.dumps(inbound_to_dict(m)) for m in messages])
+        else:
+            params["rows"] = json.dumps([dict(
+                platform=m.where.platform, tenant=m.where.tenant, event_id=m.event_id,
+                payload=inbound_to_dict(m)) for m in messages])
         # In arrival order, which ids keep and the worker follows. (Two processes storing the
         # same retried events in different orders could deadlock; PostgreSQL then aborts one
         # batch, and its events fail their acks and come again.)
         with _reachable():
-            result = await self.session.execute(stmt, rows)
+            result = await self.session.execute(stmt, params)
         new = {(platform, event_id): id_ for id_, platform, event_id in result}
         # A retry that arrives while its original is still queued is in the same batch:
         # the first of the two gets the row, the other is the duplicate.

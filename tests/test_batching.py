@@ -188,6 +188,21 @@ async def test_claim_many_takes_only_what_is_still_pending(db: Database) -> None
         assert pending.scalar_one() == 0
 
 
+async def test_what_is_stored_is_what_comes_back_out(db: Database) -> None:
+    """The inbox takes a batch as one JSON document: every character a person can type (and
+    a few they cannot) must come back unchanged."""
+    texts = ["blocker: deploy \"prod\" ', -- DROP TABLE inbox; \\n", "שלום 🚀 مرحبا",
+             "tab\there\u2028line\u0007bell\u0000nul", "x" * 40_000]
+    sent = [message(n, t, form={"title": t[:50], "n": n}) for n, t in enumerate(texts)]
+    async with db.uow() as uow:
+        ids = await uow.inbox.add_many(sent)
+        await uow.commit()
+    async with db.uow() as uow:
+        claimed = await uow.inbox.claim_many([i for i in ids if i is not None])
+        await uow.commit()
+    assert [m for _, m in claimed] == sent
+
+
 @pytest.mark.parametrize("msg", [
     message(1),
     message(2, text="/request export", command="request", message_id="1700000000.000100",
