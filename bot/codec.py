@@ -11,6 +11,8 @@ from bot.model import Action, InboundMessage, Outgoing, Section, Where
 _INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
 _WHERE_FIELDS = tuple(f.name for f in fields(Where))
 _OUTGOING_FIELDS = tuple(f.name for f in fields(Outgoing))
+_SECTION_FIELDS = tuple(f.name for f in fields(Section))
+_ACTION_FIELDS = tuple(f.name for f in fields(Action))
 
 
 def inbound_to_dict(msg: InboundMessage) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def _known(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def inbound_from_dict(data: dict[str, Any]) -> InboundMessage:
     data = _known(data, _INBOUND_FIELDS)
-    data["where"] = Where(**data["where"])
+    data["where"] = Where(**_known(data["where"], _WHERE_FIELDS))
     data["at"] = datetime.fromisoformat(data["at"])
     return InboundMessage(**data)
 
@@ -43,7 +45,9 @@ def outgoing_to_dict(out: Outgoing) -> dict[str, Any]:
 
 def outgoing_from_dict(data: dict[str, Any]) -> Outgoing:
     data = _known(data, _OUTGOING_FIELDS)
-    data["where"] = Where(**data["where"])
-    data["sections"] = tuple(Section(**s) for s in data.get("sections", ()))
-    data["actions"] = tuple(Action(**a) for a in data.get("actions", ()))
+    data["where"] = Where(**_known(data["where"], _WHERE_FIELDS))
+    data["sections"] = tuple(Section(**_known(s, _SECTION_FIELDS))
+                             for s in data.get("sections", ()))
+    data["actions"] = tuple(Action(**_known(a, _ACTION_FIELDS))
+                            for a in data.get("actions", ()))
     return Outgoing(**data)

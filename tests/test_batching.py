@@ -220,8 +220,19 @@ def test_an_inbound_message_survives_the_inbox_unchanged(msg: InboundMessage) ->
 def test_rows_written_by_a_newer_version_are_still_read() -> None:
     """In a rolling upgrade an older process may claim a row a newer one wrote."""
     from bot.codec import outgoing_from_dict, outgoing_to_dict
-    from bot.model import Outgoing
+    from bot.model import Action, Outgoing, Section
 
     out = Outgoing(where=Where("slack", "T1", "C1"), text="hi", reply_to="U1")
     assert outgoing_from_dict({**outgoing_to_dict(out), "added_later": 1}) == out
     assert inbound_from_dict({**inbound_to_dict(message(3)), "added_later": 1}) == message(3)
+    # ... and fields added further down, too.
+    nested = inbound_to_dict(message(4))
+    nested["where"]["added_later"] = 1
+    assert inbound_from_dict(nested) == message(4)
+    sectioned = Outgoing(where=Where("slack", "T1", "C1"), text="hi",
+                         sections=(Section("#1 no VPN", title="Blockers"),),
+                         actions=(Action("Resolve", "resolve 1"),))
+    data = outgoing_to_dict(sectioned)
+    data["where"]["added_later"] = data["sections"][0]["added_later"] = 1
+    data["actions"][0]["added_later"] = 1
+    assert outgoing_from_dict(data) == sectioned
