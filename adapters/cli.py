@@ -22,8 +22,8 @@ from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, freeze_startup_heap, serving
 from bot.digest import PERIODS, build_digest, digest_message, render_text
 from bot.model import SCHEDULE_KINDS, Role, Schedule, Team, Where
+from bot.relay import utcnow
 from bot.scheduling import effective_schedules
-from bot.service import utcnow
 from storage.db import Database
 from storage.migrate import current, upgrade
 
@@ -35,10 +35,10 @@ async def cmd_console(settings: config.Settings, args: argparse.Namespace) -> in
     holder: dict[str, Console] = {}
     sender = ConsoleSender(lambda text: holder["console"].write(text))
     async with open_app(settings, senders={"console": sender}) as app:
-        console = holder["console"] = Console(app.bot, args.user, sys.stdout)
+        console = holder["console"] = Console(app.relay, args.user, sys.stdout)
         await console.set_role(args.user, Role(args.role) if args.role else None)
         # Replies owed from an earlier session (a crash, Ctrl-C mid-send) go out first.
-        await app.bot.drain()
+        await app.relay.drain()
         await console.run(sys.stdin, interactive=is_tty)
     return 0
 
@@ -80,7 +80,7 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
     team = Team.parse(args.team) if args.team else TEAM
     now = utcnow()
     async with open_app(settings) as app:
-        async with app.bot.uow_factory() as uow:
+        async with app.relay.uow_factory() as uow:
             digest = await build_digest(uow, team, args.period, now)
             if args.send:
                 producers = [m.user for m in await uow.members.list(team)
@@ -98,9 +98,9 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
             print(render_text(digest).replace("*", ""))
             return 0
         if team.platform == "console":
-            app.bot.senders["console"] = ConsoleSender(print)
+            app.relay.senders["console"] = ConsoleSender(print)
         build_platforms(app)
-        sent = await app.bot.dispatch()
+        sent = await app.relay.dispatch()
         print(f"sent {sent} message{'s' if sent != 1 else ''}; anything not sent yet is retried "
               "by `producer-bot serve`")
     return 0
@@ -108,7 +108,7 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
 
 async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> int:
     cron = ApsCron()
-    async with open_app(settings) as app, app.bot.uow_factory() as uow:
+    async with open_app(settings) as app, app.relay.uow_factory() as uow:
         if args.action == "set":
             team = Team.parse(args.team)
             problem = cron.check(args.cron)
@@ -121,14 +121,14 @@ async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> i
                 print(f"producer-bot: --tz {args.tz!r} is not a time zone (try Europe/Berlin)",
                       file=sys.stderr)
                 return 2
-            await uow.teams.ensure(team)
+            await uow.tenants.ensure(team)
             await uow.schedules.put(Schedule(team, args.kind, args.cron, args.tz,
                                              args.channel or None, not args.off))
             await uow.commit()
-            teams = [await uow.teams.get(team)]
+            teams = [await uow.tenants.get(team)]
         else:
-            teams = ([await uow.teams.get(Team.parse(args.team))] if args.team
-                     else await uow.teams.all())
+            teams = ([await uow.tenants.get(Team.parse(args.team))] if args.team
+                     else await uow.tenants.all())
         now = utcnow()
         for settings_ in teams:
             schedules = effective_schedules(settings_.team, await uow.schedules.list(settings_.team))

@@ -14,8 +14,8 @@ from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
 from bot.core import Core
 from bot.ports import Sender
+from bot.relay import Relay
 from bot.scheduling import Scheduler
-from bot.service import Bot
 from storage.db import Database, is_sqlite
 from storage.migrate import upgrade
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class App:
     settings: Settings
     db: Database
-    bot: Bot
+    relay: Relay
     scheduler: Scheduler
 
 
@@ -42,10 +42,10 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             await upgrade(db.engine)
         cron = ApsCron()
         async with open_assistant(settings) as assistant:
-            bot = Bot(db.uow, Core(assistant, cron=cron), senders or {})
+            relay = Relay(db.uow, Core(assistant, cron=cron), senders or {})
             scheduler = Scheduler(db.uow, cron,
                                   grace=timedelta(hours=settings.schedule_grace_hours),
                                   assistant=assistant)
-            yield App(settings, db, bot, scheduler)
+            yield App(settings, db, relay, scheduler)
     finally:
         await db.dispose()

@@ -26,14 +26,14 @@ async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers. It never waits on the database; the backlog is the one
     the worker saw at its last pass (null before the first)."""
     return web.json_response({"status": "ok",
-                              "outbox_backlog": request.app[APP_KEY].bot.backlog})
+                              "outbox_backlog": request.app[APP_KEY].relay.backlog})
 
 
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: the database answers, and how much is waiting to be sent."""
     app = request.app[APP_KEY]
     try:
-        async with app.bot.uow_factory() as uow:
+        async with app.relay.uow_factory() as uow:
             backlog = await uow.outbox.backlog()
     except Exception as exc:  # any database failure means "not ready", never a 500
         return web.json_response({"status": "unavailable", "database": type(exc).__name__},
@@ -94,13 +94,13 @@ def build_platforms(app: App, host: str | None = None) -> dict[str, Any]:
     if settings.slack_enabled:
         from adapters.slack.app import build_slack  # only when Slack is configured
 
-        platforms["slack"] = build_slack(settings, app.bot, app.db.engine)
+        platforms["slack"] = build_slack(settings, app.relay, app.db.engine)
     if settings.teams_enabled:
         from adapters.teams.app import build_teams  # only when Teams is configured
 
-        platforms["teams"] = build_teams(settings, app.bot, app.db, host=host)
+        platforms["teams"] = build_teams(settings, app.relay, app.db, host=host)
     for name, platform in platforms.items():
-        app.bot.senders[name] = platform.sender
+        app.relay.senders[name] = platform.sender
     return platforms
 
 
@@ -127,7 +127,7 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     bound = runner.addresses[0][1] if runner.addresses else port
     server = Server(host, bound, platforms)
     stopping = asyncio.Event()
-    task = asyncio.create_task(app.bot.run_worker(stopping)) if worker else None
+    task = asyncio.create_task(app.relay.run_worker(stopping)) if worker else None
     try:
         for platform in platforms.values():
             await platform.start()
@@ -146,7 +146,7 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
             # Let the worker finish the message in hand; whatever is still pending stays in
             # the inbox and outbox for the next start.
             stopping.set()
-            app.bot.wake()
+            app.relay.wake()
             try:
                 await asyncio.wait_for(task, timeout=SHUTDOWN_SECONDS)
             except TimeoutError:

@@ -132,7 +132,7 @@ class Core:
         """Handle one message. `assistant` overrides the core's own for this message (the
         service passes answers it prepared before opening the unit of work)."""
         team = msg.where.team
-        await uow.teams.ensure(team)
+        await uow.tenants.ensure(team)
         member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz)
         text = clean(msg.text)
         words = text.split(None, 1)
@@ -213,7 +213,7 @@ class Core:
         msg, uow = turn.msg, turn.uow
         request = None
         if msg.where.thread:
-            key = await uow.refs.key_for(turn.team, msg.where.channel, msg.where.thread)
+            key = await uow.posted.key_for(turn.team, msg.where.channel, msg.where.thread)
             if key and key.startswith("request:"):
                 request = await uow.requests.get(turn.team, int(key.split(":", 1)[1]))
             if request is None:
@@ -350,7 +350,7 @@ def _delivery_actions(r: Request) -> tuple[Action, ...]:
 
 async def _record_blocker(turn: Turn, text: str, *, source: str, unblocker: str | None = None,
                           blocked_on: str | None = None) -> Blocker:
-    number = await turn.uow.teams.next_number(turn.team, "blocker")
+    number = await turn.uow.tenants.next_number(turn.team, "blocker")
     place = reply_place(turn.msg)
     blocker = Blocker(
         team=turn.team, number=number, text=text[:MAX_TEXT], reporter=turn.user,
@@ -514,7 +514,7 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
                          "next, when I ask what problem it solves.", private=True)
         return
     open_requests = await turn.uow.requests.list(turn.team, states=OPEN_REQUEST_STATES)
-    number = await turn.uow.teams.next_number(turn.team, "request")
+    number = await turn.uow.tenants.next_number(turn.team, "request")
     msg = turn.msg
     request = Request(
         team=turn.team, number=number, title=title, requester=turn.user,
@@ -891,7 +891,7 @@ async def cmd_schedule(core: Core, turn: Turn, args: str) -> None:
     usage = turn.usage("schedule <kind> MIN HOUR DOM MON DOW [ZONE] [here|dm]")
     if not words or words[0] == "show":
         schedules = effective_schedules(turn.team, await turn.uow.schedules.list(turn.team))
-        settings = await turn.uow.teams.get(turn.team)
+        settings = await turn.uow.tenants.get(turn.team)
         lines = []
         for kind, s in schedules.items():
             zone = s.tz or ("each member's zone" if kind == "standup" else settings.timezone)
@@ -938,7 +938,7 @@ async def cmd_schedule(core: Core, turn: Turn, args: str) -> None:
 
 
 async def cmd_timezone(core: Core, turn: Turn, args: str) -> None:
-    settings = await turn.uow.teams.get(turn.team)
+    settings = await turn.uow.tenants.get(turn.team)
     if not args:
         await turn.reply(f"This team's zone is {settings.timezone}.", private=True)
         return
@@ -950,7 +950,7 @@ async def cmd_timezone(core: Core, turn: Turn, args: str) -> None:
                          "Europe/Berlin or America/New_York.", private=True)
         return
     settings.timezone = args.strip()
-    await turn.uow.teams.update(settings)
+    await turn.uow.tenants.update(settings)
     await turn.reply(f"The team's time zone is now {settings.timezone}.")
 
 
@@ -977,7 +977,7 @@ async def cmd_away(core: Core, turn: Turn, args: str) -> None:
 
 async def cmd_holiday(core: Core, turn: Turn, args: str) -> None:
     words = args.split()
-    settings = await turn.uow.teams.get(turn.team)
+    settings = await turn.uow.tenants.get(turn.team)
     if not words or words == ["list"]:
         days = ", ".join(settings.holidays) or "none"
         await turn.reply(f"Team holidays (no standups or daily digests): {days}.", private=True)
@@ -995,7 +995,7 @@ async def cmd_holiday(core: Core, turn: Turn, args: str) -> None:
     days = set(settings.holidays)
     days = days | {day.isoformat()} if words[0] == "add" else days - {day.isoformat()}
     settings.holidays = tuple(sorted(days))
-    await turn.uow.teams.update(settings)
+    await turn.uow.tenants.update(settings)
     await turn.reply(f"Holiday {day.isoformat()} {'added' if words[0] == 'add' else 'removed'}.")
 
 

@@ -28,7 +28,10 @@ from bot.model import (
 )
 
 
-class Teams(ABC):
+class Tenants(ABC):
+    """Each team's own row: settings, numbering. (A team is a tenant: a Slack workspace, a
+    Microsoft Teams tenant, the console.)"""
+
     @abstractmethod
     async def ensure(self, team: Team) -> None:
         """Create the team's row if it is new (idempotent, safe under concurrency)."""
@@ -124,7 +127,7 @@ class Standups(ABC):
     async def between(self, team: Team, start: datetime, end: datetime) -> list[StandupAnswer]: ...
 
 
-class MessageRefs(ABC):
+class PostedMessages(ABC):
     """What the platform called the messages the bot sent, remembered by their Outgoing.key."""
 
     @abstractmethod
@@ -240,14 +243,14 @@ class StorageUnavailable(Exception):
 class UnitOfWork(ABC):
     """One transaction. Leaving the `async with` block without `commit()` rolls back."""
 
-    teams: Teams
+    tenants: Tenants
     members: Members
     blockers: Blockers
     requests: Requests
     standups: Standups
     schedules: Schedules
     runs: Runs
-    refs: MessageRefs
+    posted: PostedMessages
     inbox: Inbox
     outbox: Outbox
 

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.assistant import Assistant, HeuristicAssistant, Planner
-from bot.digest import build_digest, digest_message
 from bot.model import (
     DEFAULT_SCHEDULES,
     Action,
@@ -31,6 +30,7 @@ from bot.model import (
 )
 from bot.ports import Cron, UnitOfWork
 from bot.text import age, mention, one_line
+from bot.usecases.overview import send_digest
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class Scheduler:
         now = now or self.clock()
         async with self.uow_factory() as uow:
             last = await uow.runs.last_tick()
-            teams = await uow.teams.all()
+            teams = await uow.tenants.all()
             await uow.runs.set_last_tick(now)
             await uow.commit()
         # A little overlap with the previous window: claims make re-looking harmless.
@@ -275,20 +275,12 @@ class _Run:
         tz = schedule.tz or self.settings.timezone
         for fire in self.fires(schedule, tz):
             status = self.status(fire, fire.date())
-            digest, summary = None, None
-            for recipient in self.recipients(schedule):
-                if not await self.claim(schedule.kind, recipient, fire, status):
-                    continue
-                if digest is None:
-                    digest = await build_digest(self.uow, self.team, period, fire.astimezone(UTC))
-                    # One model headline per digest, not per recipient.
-                    summary = await self.assistant.summarize(
-                        digest, where=self.place(schedule))
-                base = digest_message(digest, self.place(schedule))
-                lead = (Section(summary, title="In short"),) if summary else ()
-                await self.uow.outbox.add(Outgoing(
-                    where=base.where, text=base.text, sections=lead + base.sections,
-                    actions=base.actions, to_user=None if schedule.channel else recipient))
+
+            async def claim(recipient: str, fire: datetime = fire, status: str = status) -> bool:
+                return await self.claim(schedule.kind, recipient, fire, status)
+
+            await send_digest(self.uow, self.team, period, fire.astimezone(UTC),
+                              channel=schedule.channel, assistant=self.assistant, claim=claim)
 
     async def escalations(self) -> None:
         producers = self.producers()

@@ -80,7 +80,7 @@ class _Repo:
         self.session = session
 
 
-class SqlTeams(_Repo, ports.Teams):
+class SqlTenants(_Repo, ports.Tenants):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
         # Teams ensured in this transaction: the worker handles a batch of events in one, and
@@ -310,7 +310,7 @@ class SqlStandups(_Repo, ports.Standups):
         return [StandupAnswer(team, r.user_id, r.text, r.at, r.channel) for r in rows.scalars()]
 
 
-class SqlMessageRefs(_Repo, ports.MessageRefs):
+class SqlPostedMessages(_Repo, ports.PostedMessages):
     async def remember(self, team: Team, key: str, channel: str, message_id: str) -> None:
         await _insert_ignore(self.session, MessageRefRow, dict(
             platform=team.platform, tenant=team.tenant, key=key, channel=channel,
@@ -516,14 +516,14 @@ class SqlUnitOfWork(ports.UnitOfWork):
 
     async def __aenter__(self) -> SqlUnitOfWork:
         session = self.session = self._sessions()
-        self.teams = SqlTeams(session)
+        self.tenants = SqlTenants(session)
         self.members = SqlMembers(session)
         self.blockers = SqlBlockers(session)
         self.requests = SqlRequests(session)
         self.standups = SqlStandups(session)
         self.schedules = SqlSchedules(session)
         self.runs = SqlRuns(session)
-        self.refs = SqlMessageRefs(session)
+        self.posted = SqlPostedMessages(session)
         self.inbox = SqlInbox(session)
         self.outbox = SqlOutbox(session)
         return self
@@ -542,6 +542,6 @@ class SqlUnitOfWork(ports.UnitOfWork):
 
     async def rollback(self) -> None:
         assert self.session is not None
-        self.teams.forget()
+        self.tenants.forget()
         await self.session.rollback()
 

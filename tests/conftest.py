@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing, Role, Team, Where
 from bot.ports import Sender, Sent
-from bot.service import Bot
+from bot.relay import Relay
 from storage.db import Database
 from storage.tables import Base
 
@@ -111,7 +111,7 @@ class Harness:
         self.db = db
         self.team = team
         self.sender = RecordingSender()
-        self.bot = Bot(db.uow, Core(), {team.platform: self.sender})
+        self.relay = Relay(db.uow, Core(), {team.platform: self.sender})
         self.count = 0
         self.now = NOW
 
@@ -124,8 +124,8 @@ class Harness:
 
     async def say(self, user: str, text: str, **kw: object) -> list[Outgoing]:
         before = len(self.sender.sent)
-        await self.bot.receive(self.message(user, text, **kw))
-        await self.bot.drain()
+        await self.relay.receive(self.message(user, text, **kw))
+        await self.relay.drain()
         return self.sender.sent[before:]
 
     async def reply_text(self, user: str, text: str, **kw: object) -> str:
@@ -134,7 +134,7 @@ class Harness:
 
     async def set_role(self, user: str, role: Role) -> None:
         async with self.db.uow() as uow:
-            await uow.teams.ensure(self.team)
+            await uow.tenants.ensure(self.team)
             await uow.members.ensure(self.team, user)
             await uow.members.set_role(self.team, user, role)
             await uow.commit()

@@ -9,12 +9,12 @@ import asyncio
 import pytest
 from sqlalchemy import event, func, select
 
-from bot import service
+from bot import relay as relay_module
 from bot.codec import inbound_from_dict, inbound_to_dict
 from bot.core import Core
 from bot.model import InboundMessage, Where
 from bot.ports import UnitOfWork
-from bot.service import Bot
+from bot.relay import Relay
 from storage.db import Database
 from storage.tables import BlockerRow, InboxRow
 from tests.conftest import NOW, TEAM, RecordingSender
@@ -45,27 +45,27 @@ async def inbox(db: Database) -> list[tuple[str, str]]:
 
 async def test_events_that_arrive_together_share_a_commit_and_are_each_stored_once(
         db: Database) -> None:
-    bot = Bot(db.uow, Core(), {})
+    relay = Relay(db.uow, Core(), {})
     commits = Commits(db)
     events = [message(n) for n in range(50)]
     retries = events[:10]  # Slack's retries, arriving while their originals wait to be stored
 
-    results = await asyncio.gather(*(bot.receive(m) for m in events + retries))
+    results = await asyncio.gather(*(relay.receive(m) for m in events + retries))
 
     assert results[:50] == [True] * 50
     assert results[50:] == [False] * 10
     assert [event_id for event_id, _ in await inbox(db)] == [m.event_id for m in events]
     assert commits.count <= 2  # 60 acks, one or two commits
     # A retry that comes after its original was stored is a duplicate too.
-    assert await bot.receive(events[3]) is False
+    assert await relay.receive(events[3]) is False
 
 
 async def test_an_event_that_cannot_be_stored_fails_alone(db: Database) -> None:
-    bot = Bot(db.uow, Core(), {})
+    relay = Relay(db.uow, Core(), {})
     unstorable = message(7, form={"field": object()})  # type: ignore[dict-item]
     events = [message(n) for n in range(5)] + [unstorable] + [message(n) for n in range(10, 15)]
 
-    results = await asyncio.gather(*(bot.receive(m) for m in events), return_exceptions=True)
+    results = await asyncio.gather(*(relay.receive(m) for m in events), return_exceptions=True)
 
     assert isinstance(results[5], Exception)  # its ack fails: the platform will retry it
     assert results[:5] + results[6:] == [True] * 10
@@ -90,14 +90,14 @@ class FailsOn(Core):
 async def test_a_failing_event_rolls_back_its_batch_and_the_rest_happen_exactly_once(
         db: Database, caplog: pytest.LogCaptureFixture) -> None:
     sender = RecordingSender()
-    bot = Bot(db.uow, FailsOn("explode"), {TEAM.platform: sender})
+    relay = Relay(db.uow, FailsOn("explode"), {TEAM.platform: sender})
     texts = ["blocker staging is down", "blocker no VPN", "blocker explode the build",
              "blocker waiting on legal", "blocker no test data"]
     async with db.uow() as uow:  # stored together, so the worker takes them in one batch
         await uow.inbox.add_many([message(n, text) for n, text in enumerate(texts)])
         await uow.commit()
 
-    await bot.drain()
+    await relay.drain()
 
     assert "handling 4 events together failed" in caplog.text  # a batch was rolled back
     async with db.engine.connect() as conn:
@@ -127,26 +127,26 @@ async def test_events_arriving_back_to_back_do_not_starve_the_worker(
     """Senders that always have an event waiting to be stored keep one batch after another
     in hand: the worker still gets its turn at the database, even at SQLite's single
     connection, which the next batch would otherwise always take first."""
-    monkeypatch.setattr(service, "ACK_FIRST_SECONDS", 0.05)  # stand aside 50 ms at most
+    monkeypatch.setattr(relay_module, "ACK_FIRST_SECONDS", 0.05)  # stand aside 50 ms at most
     # Small batches, so that while one is committed the next is already waiting (under
     # load, requests keep coming in during every commit).
-    monkeypatch.setattr(service, "INBOX_BATCH", 5)
+    monkeypatch.setattr(relay_module, "INBOX_BATCH", 5)
     core = Counting()
-    bot = Bot(db.uow, core, {})
+    relay = Relay(db.uow, core, {})
     stop = asyncio.Event()
-    worker = asyncio.create_task(bot.run_worker(stop))
+    worker = asyncio.create_task(relay.run_worker(stop))
     sent = 0
 
     async def sender(lane: int) -> None:
         nonlocal sent
         while core.handled < 10 and sent < 1_000:  # ends by the worker, or fails below
             sent += 1
-            assert await bot.receive(message(sent * 100 + lane))
+            assert await relay.receive(message(sent * 100 + lane))
 
     await asyncio.gather(*(sender(lane) for lane in range(20)))
     during = core.handled
     stop.set()
-    bot.wake()
+    relay.wake()
     await worker
     assert during >= 10, f"the worker handled {during} of {sent} events while they came"
 
@@ -155,12 +155,12 @@ async def test_two_workers_on_one_inbox_handle_each_event_once(db: Database) -> 
     """Two processes' workers draining the same inbox at once (on PostgreSQL one waits for
     the rows the other holds, then finds them handled)."""
     senders = [RecordingSender(), RecordingSender()]
-    bots = [Bot(db.uow, Core(), {TEAM.platform: sender}) for sender in senders]
+    relays = [Relay(db.uow, Core(), {TEAM.platform: sender}) for sender in senders]
     async with db.uow() as uow:
         await uow.inbox.add_many([message(n, f"blocker thing {n}") for n in range(40)])
         await uow.commit()
 
-    handled = await asyncio.gather(*(bot.process_pending() for bot in bots))
+    handled = await asyncio.gather(*(relay.process_pending() for relay in relays))
 
     assert sum(handled) == 40
     async with db.engine.connect() as conn:

@@ -24,8 +24,8 @@ async def setup(db: Database, members: dict[str, tuple[Role, str | None]],
                 schedules: list[Schedule] = (), tz: str = "UTC") -> Harness:
     h = Harness(db)
     async with db.uow() as uow:
-        await uow.teams.ensure(h.team)
-        await uow.teams.update(TeamSettings(h.team, timezone=tz))
+        await uow.tenants.ensure(h.team)
+        await uow.tenants.update(TeamSettings(h.team, timezone=tz))
         for user, (role, member_tz) in members.items():
             await uow.members.ensure(h.team, user, tz=member_tz)
             await uow.members.set_role(h.team, user, role)
@@ -39,7 +39,7 @@ async def tick(h: Harness, scheduler: Scheduler, *times: datetime) -> list:
     before = len(h.sender.sent)
     for now in times:
         await scheduler.tick(now)
-        await h.bot.drain()
+        await h.relay.drain()
     return h.sender.sent[before:]
 
 
@@ -129,7 +129,7 @@ async def test_concurrent_schedulers_send_each_prompt_once(db: Database) -> None
     for r in replicas:
         await r.tick(utc(2026, 11, 16, 8, 59))
     await asyncio.gather(*(r.tick(utc(2026, 11, 16, 9, 31)) for r in replicas))
-    await h.bot.drain()
+    await h.relay.drain()
     prompts = [o.to_user for o in h.sender.sent if "Standup time" in o.text]
     digests = [o.to_user for o in h.sender.sent if "Weekly digest" in o.text]
     assert sorted(prompts) == [f"u{i}" for i in range(5)]
@@ -207,7 +207,7 @@ async def test_weekly_digest_goes_to_producers_or_to_the_chosen_channel(db: Data
 
 async def test_schedule_changes_are_for_producers_and_validated(db: Database) -> None:
     h = await setup(db, {"pat": (Role.PRODUCER, None), "ann": (Role.ENGINEER, None)})
-    h.bot.core.cron = CRON
+    h.relay.core.cron = CRON
     assert "Only producers" in await h.reply_text("ann", "schedule weekly-digest 0 9 * * mon")
     assert "not a valid cron" in await h.reply_text("pat", "schedule weekly-digest 0 25 * * mon")
     assert "neither a time zone" in await h.reply_text("pat", "schedule standup 0 9 * * * Mars/Base")

@@ -19,7 +19,7 @@ async def test_healthz_and_readyz_on_a_working_database(tmp_path) -> None:  # ty
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}")
     async with open_app(settings) as app:
         assert await get_json(app, "/healthz") == (200, {"status": "ok", "outbox_backlog": None})
-        await app.bot.drain()
+        await app.relay.drain()
         assert await get_json(app, "/healthz") == (200, {"status": "ok", "outbox_backlog": 0})
         assert await get_json(app, "/readyz") == (
             200, {"status": "ok", "database": "ok", "outbox_backlog": 0,

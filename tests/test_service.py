@@ -12,7 +12,7 @@ from bot.classify import Classification
 from bot.core import Core
 from bot.model import InboundMessage, Outgoing, Where
 from bot.ports import RetryLater, Sender, Sent, Undeliverable
-from bot.service import MAX_ATTEMPTS, Bot
+from bot.relay import MAX_ATTEMPTS, Relay
 from storage.db import Database
 from storage.tables import OutboxRow
 
@@ -51,34 +51,34 @@ class Clock:
 async def test_a_rate_limited_message_is_sent_once_after_retry_after(db: Database) -> None:
     sender = FlakySender([RetryLater(30), ConnectionError("reset")])
     clock = Clock()
-    bot = Bot(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
+    relay = Relay(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
     await queue(db, Outgoing(where=Where("slack", "T1", "C1"), text="hello", key="request:1"))
     clock.advance(1)
-    assert await bot.dispatch() == 0
+    assert await relay.dispatch() == 0
     clock.advance(10)
-    assert await bot.dispatch() == 0  # Retry-After not over yet
+    assert await relay.dispatch() == 0  # Retry-After not over yet
     clock.advance(25)
-    assert await bot.dispatch() == 0  # connection error: backoff
+    assert await relay.dispatch() == 0  # connection error: backoff
     clock.advance(300)
-    assert await bot.dispatch() == 1
+    assert await relay.dispatch() == 1
     clock.advance(300)
-    assert await bot.dispatch() == 0
+    assert await relay.dispatch() == 0
     assert [m.text for m in sender.sent] == ["hello"]
     async with db.uow() as uow:
-        assert await uow.refs.key_for(Where("slack", "T1", "C1").team, "C9", "ts-1") == "request:1"
+        assert await uow.posted.key_for(Where("slack", "T1", "C1").team, "C9", "ts-1") == "request:1"
 
 
 async def test_undeliverable_and_exhausted_messages_are_given_up(db: Database) -> None:
     clock = Clock()
     sender = FlakySender([Undeliverable("channel_not_found")] +
                          [ConnectionError("down")] * MAX_ATTEMPTS)
-    bot = Bot(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
+    relay = Relay(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
     await queue(db, Outgoing(where=Where("slack", "T1", "C1"), text="a"))
     await queue(db, Outgoing(where=Where("slack", "T1", "C1"), text="b"))
     await queue(db, Outgoing(where=Where("nowhere", "T1", "C1"), text="c"))
     for _ in range(MAX_ATTEMPTS + 2):
         clock.advance(301)
-        await bot.dispatch()
+        await relay.dispatch()
     assert sender.sent == []
     async with db.uow() as uow:
         assert await uow.outbox.backlog() == 0
@@ -103,7 +103,7 @@ class SlowModel(HeuristicAssistant):
 async def test_a_slow_model_never_holds_the_database(db: Database) -> None:
     model = SlowModel()
     sender = FlakySender([])
-    bot = Bot(db.uow, Core(model), {"console": sender})
+    relay = Relay(db.uow, Core(model), {"console": sender})
     where = Where("console", "acme", "C1")
     now = datetime.now(UTC)
 
@@ -111,12 +111,12 @@ async def test_a_slow_model_never_holds_the_database(db: Database) -> None:
         return InboundMessage(where=where, user="erin", text=text, event_id=f"e{n}", at=now,
                               message_id=f"m{n}")
 
-    await bot.receive(said("the launch sits there until the DPA is signed", 1))
-    worker = asyncio.create_task(bot.process_pending())
+    await relay.receive(said("the launch sits there until the DPA is signed", 1))
+    worker = asyncio.create_task(relay.process_pending())
     await asyncio.wait_for(model.asked.wait(), 10)
     # The model is thinking: the next event must still be stored (this is what the platform
     # waits for before its 3-second ack).
-    assert await asyncio.wait_for(bot.receive(said("morning all", 2)), 5) is True
+    assert await asyncio.wait_for(relay.receive(said("morning all", 2)), 5) is True
     model.release.set()
     await asyncio.wait_for(worker, 10)
     async with db.uow() as uow:
@@ -140,12 +140,12 @@ class PacedSender(FlakySender):
 async def test_each_channel_is_paced_and_keeps_its_order(db: Database) -> None:
     clock = Clock()
     sender = PacedSender(clock)
-    bot = Bot(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
+    relay = Relay(db.uow, None, {"slack": sender}, clock=clock)  # type: ignore[arg-type]
     for n in range(5):
         await queue(db, Outgoing(where=Where("slack", "T1", "C1"), text=f"c1-{n}"))
     await queue(db, Outgoing(where=Where("slack", "T1", "C2"), text="c2-0"))
     for _ in range(12):  # a worker waking every half second, on the fake clock
-        await bot.dispatch()
+        await relay.dispatch()
         clock.advance(0.5)
     assert [m.text for m in sender.sent] == ["c1-0", "c1-1", "c2-0", "c1-2", "c1-3", "c1-4"]
     c1 = [at for channel, at in sender.times if channel == "C1"]

@@ -25,7 +25,7 @@ def a_blocker(number: int = 1, team: Team = TEAM) -> Blocker:
 
 async def test_unit_of_work_rolls_back_unless_committed(db: Database) -> None:
     async with db.uow() as uow:
-        await uow.teams.ensure(TEAM)
+        await uow.tenants.ensure(TEAM)
         await uow.blockers.add(a_blocker())
         # no commit
     async with db.uow() as uow:
@@ -49,11 +49,11 @@ async def test_numbers_are_per_team_and_never_reused(db: Database) -> None:
     other = Team("slack", "T2")
     async with db.uow() as uow:
         for team in (TEAM, other):
-            await uow.teams.ensure(team)
-            await uow.teams.ensure(team)  # idempotent
-        got = [await uow.teams.next_number(TEAM, "blocker") for _ in range(3)]
-        got.append(await uow.teams.next_number(other, "blocker"))
-        got.append(await uow.teams.next_number(TEAM, "request"))
+            await uow.tenants.ensure(team)
+            await uow.tenants.ensure(team)  # idempotent
+        got = [await uow.tenants.next_number(TEAM, "blocker") for _ in range(3)]
+        got.append(await uow.tenants.next_number(other, "blocker"))
+        got.append(await uow.tenants.next_number(TEAM, "request"))
         await uow.commit()
     assert got == [1, 2, 3, 1, 1]
 
@@ -61,23 +61,23 @@ async def test_numbers_are_per_team_and_never_reused(db: Database) -> None:
 async def test_duplicate_inbox_event_is_ignored(db: Database) -> None:
     h = Harness(db, TEAM)
     msg = h.message("U1", "blocker creds")
-    assert await h.bot.receive(msg) is True
-    assert await h.bot.receive(msg) is False  # a platform retry of the same event
-    await h.bot.drain()
+    assert await h.relay.receive(msg) is True
+    assert await h.relay.receive(msg) is False  # a platform retry of the same event
+    await h.relay.drain()
     assert len(h.sender.sent) == 1
     # Same event id on another platform is a different event.
     other = h.message("U1", "blocker creds", where=Where("teams", "T1", "c"))
     other = type(other)(**{**other.__dict__, "event_id": msg.event_id})
-    assert await h.bot.receive(other) is True
+    assert await h.relay.receive(other) is True
 
 
 async def test_an_inbox_row_is_claimed_once(db: Database) -> None:
     h = Harness(db, TEAM)
-    await h.bot.receive(h.message("U1", "blocker creds"))
+    await h.relay.receive(h.message("U1", "blocker creds"))
     async with db.uow() as uow:
         [inbox_id] = await uow.inbox.pending(10)
-    assert await h.bot.process(inbox_id) is True
-    assert await h.bot.process(inbox_id) is False
+    assert await h.relay.process(inbox_id) is True
+    assert await h.relay.process(inbox_id) is False
     async with db.uow() as uow:
         assert len(await uow.blockers.open(TEAM)) == 1
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from bot.model import InboundMessage, Outgoing, Role, Team, Where
 from bot.ports import Sender, Sent
-from bot.service import Bot
+from bot.relay import Relay
 
 PLATFORM = "console"
 TEAM = Team(PLATFORM, "local")
@@ -83,8 +83,8 @@ def to_inbound(line: str, user: str, at: datetime | None = None) -> InboundMessa
 
 
 class Console:
-    def __init__(self, bot: Bot, user: str, out: TextIO) -> None:
-        self.bot = bot
+    def __init__(self, relay: Relay, user: str, out: TextIO) -> None:
+        self.relay = relay
         self.user = user
         self.out = out
 
@@ -94,8 +94,8 @@ class Console:
     async def set_role(self, user: str, role: Role | None) -> None:
         """The console is a local admin tool: it may set roles directly. With no role given,
         the first person in a team without a producer becomes its producer, so the demo works."""
-        async with self.bot.uow_factory() as uow:
-            await uow.teams.ensure(TEAM)
+        async with self.relay.uow_factory() as uow:
+            await uow.tenants.ensure(TEAM)
             await uow.members.ensure(TEAM, user, name=user)
             if role is None:
                 members = await uow.members.list(TEAM)
@@ -130,8 +130,8 @@ class Console:
         return True
 
     async def say(self, line: str) -> None:
-        await self.bot.receive(to_inbound(line, self.user))
-        await self.bot.drain()
+        await self.relay.receive(to_inbound(line, self.user))
+        await self.relay.drain()
 
     async def run(self, stdin: TextIO, interactive: bool) -> None:
         if interactive:

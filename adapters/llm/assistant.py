@@ -78,7 +78,7 @@ class ModelFailed(Exception):
 
 
 class OpenAIAssistant(Assistant):
-    remote = True  # asked before the core's transaction opens (bot.service, bot.scheduling)
+    remote = True  # asked before the core's transaction opens (bot.relay, bot.scheduling)
 
     def __init__(self, client: openai.AsyncOpenAI, settings: LLMSettings | None = None,
                  fallback: Assistant | None = None,

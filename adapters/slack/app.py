@@ -42,7 +42,7 @@ from adapters.slack import translate
 from adapters.slack.render import home_view, message_payload, reason_modal, request_modal
 from bot.model import InboundMessage, Outgoing, Team
 from bot.ports import MaybeDelivered, RetryLater, Sender, Sent, Undeliverable
-from bot.service import Bot
+from bot.relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def check(settings: Settings) -> None:
                           "Basic Information > App Credentials")
 
 
-def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
+def build_slack(settings: Settings, relay: Relay, engine: AsyncEngine) -> Slack:
     check(settings)
     client = web_client(settings, settings.slack_bot_token)
     kwargs: dict[str, Any] = dict(
@@ -318,8 +318,8 @@ def build_slack(settings: Settings, bot: Bot, engine: AsyncEngine) -> Slack:
             return sending
 
     app = AsyncApp(**kwargs)
-    directory = Directory(bot)
-    register(app, bot, directory)
+    directory = Directory(relay)
+    register(app, relay, directory)
     return Slack(app, SlackSender(client_for), settings, directory, installation_store,
                  state_store)
 
@@ -328,8 +328,8 @@ class Directory:
     """Learns people's names and time zones from users.info, after the ack, once per person
     per process: standup prompts go out in each member's own morning."""
 
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
         self.seen: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -355,13 +355,13 @@ class Directory:
         tz, name = info.get("tz"), info.get("real_name") or info.get("name")
         if not tz and not name:
             return
-        async with self.bot.uow_factory() as uow:
-            await uow.teams.ensure(team)
+        async with self.relay.uow_factory() as uow:
+            await uow.tenants.ensure(team)
             await uow.members.ensure(team, user, name=name, tz=tz)
             await uow.commit()
 
 
-def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
+def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
     """The listeners. Each one translates, stores and acknowledges; none does slow work."""
 
     @app.error
@@ -381,14 +381,14 @@ def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
     async def on_message(body: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
         msg = translate.message_event(body, context.get("bot_user_id"))
         if msg is not None:
-            await bot.receive(msg)
+            await relay.receive(msg)
             directory.learn(msg, client)
 
     @app.event("app_home_opened")
     async def on_home(body: dict[str, Any]) -> None:
         msg = translate.home_opened(body)
         if msg is not None:
-            await bot.receive(msg)
+            await relay.receive(msg)
 
     # Every other event (joins, reactions, app_uninstalled, ...) is acknowledged and ignored;
     # without this Bolt answers 404 and Slack keeps retrying them.
@@ -404,7 +404,7 @@ def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
                 {"channel": channel, "direct": translate._is_dm(channel or "")}))
             return
         msg = translate.slash_command(body)
-        await bot.receive(msg)
+        await relay.receive(msg)
         await ack()
         directory.learn(msg, client)
 
@@ -413,7 +413,7 @@ def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
 
     @app.action(re.compile(r"^cmd:\d+$"))
     async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await bot.receive(translate.button_click(body, str(action.get("value") or "")))
+        await relay.receive(translate.button_click(body, str(action.get("value") or "")))
         await ack()
 
     @app.action(re.compile(r"^reason:\d+$"))
@@ -435,7 +435,7 @@ def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
             await ack(response_action="errors", errors={"reason": "Please give a reason."})
             return
         command = str(metadata.get("command") or "")
-        await bot.receive(translate.submitted(body, metadata, text=f"{command} {reason}"))
+        await relay.receive(translate.submitted(body, metadata, text=f"{command} {reason}"))
         await ack()
 
     @app.view("request_form")
@@ -449,16 +449,16 @@ def register(app: AsyncApp, bot: Bot, directory: Directory) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await bot.receive(translate.submitted(body, metadata, text="", command="request",
+        await relay.receive(translate.submitted(body, metadata, text="", command="request",
                                               form=values))
         await ack()
 
     @app.shortcut("track_blocker")
     async def on_track_blocker(ack: Any, body: dict[str, Any]) -> None:
-        await bot.receive(translate.message_shortcut(body, "blocker"))
+        await relay.receive(translate.message_shortcut(body, "blocker"))
         await ack()
 
     @app.shortcut("file_request")
     async def on_file_request(ack: Any, body: dict[str, Any]) -> None:
-        await bot.receive(translate.message_shortcut(body, "request"))
+        await relay.receive(translate.message_shortcut(body, "request"))
         await ack()

@@ -37,7 +37,7 @@ from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
 from bot.model import InboundMessage, Outgoing, Team
 from bot.ports import reply_place
-from bot.service import Bot
+from bot.relay import Relay
 from storage.conversations import ConversationStore
 from storage.db import Database
 
@@ -98,8 +98,8 @@ class TeamsBot(TeamsActivityHandler):
     """Routes each activity: remember how to reach its conversation and sender, translate it,
     store it in the inbox. Raises translate.BadActivity for the HTTP handler to answer 400."""
 
-    def __init__(self, bot: Bot, refs: References) -> None:
-        self.bot = bot
+    def __init__(self, relay: Relay, refs: References) -> None:
+        self.relay = relay
         self.refs = refs
 
     @staticmethod
@@ -114,7 +114,7 @@ class TeamsBot(TeamsActivityHandler):
         await self.refs.seen(team, raw)
         text = raw.get("text")
         if isinstance(raw.get("value"), dict) and not (isinstance(text, str) and text.strip()):
-            await self.bot.receive(translate.card_action(raw, tenant))  # an Action.Submit
+            await self.relay.receive(translate.card_action(raw, tenant))  # an Action.Submit
             return
         people = await self._resolve_mentions(turn_context, team, raw)
         msg = translate.message(raw, tenant, people)
@@ -125,7 +125,7 @@ class TeamsBot(TeamsActivityHandler):
                 where=reply_place(msg), text="New request: tell me what you need.",
                 surface=cards.REQUEST_FORM))
             return
-        await self.bot.receive(msg)
+        await self.relay.receive(msg)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         name = turn_context.activity.name
@@ -138,7 +138,7 @@ class TeamsBot(TeamsActivityHandler):
             msg = translate.card_action(raw, tenant)
         except translate.BadActivity as exc:
             return _invoke_error(400, str(exc))
-        await self.bot.receive(msg)  # a resent invoke is a duplicate here, and answered the same
+        await self.relay.receive(msg)  # a resent invoke is a duplicate here, and answered the same
         if msg.form:
             return InvokeResponse(status=200, body={
                 "statusCode": 200, "type": cards.CONTENT_TYPE,
@@ -154,7 +154,7 @@ class TeamsBot(TeamsActivityHandler):
         await self.refs.seen(team, raw)
         msg = translate.installed(raw, tenant)
         if msg is not None:
-            await self.bot.receive(msg)
+            await self.relay.receive(msg)
 
     async def on_installation_update(self, turn_context: TurnContext) -> None:
         raw, _, team = self._turn(turn_context)
@@ -197,14 +197,14 @@ class TeamsBot(TeamsActivityHandler):
     async def _answer_here(self, msg: InboundMessage, out: Outgoing) -> None:
         """An event the adapter answers itself (the request form card): it is kept in the inbox as
         handled, so a resend is a duplicate, and the answer leaves through the outbox."""
-        async with self.bot.uow_factory() as uow:
+        async with self.relay.uow_factory() as uow:
             inbox_id = await uow.inbox.add(msg)
             if inbox_id is None:
                 return
             await uow.inbox.claim(inbox_id)
             await uow.outbox.add(out)
             await uow.commit()
-        self.bot.wake()
+        self.relay.wake()
 
 
 @dataclass
@@ -300,7 +300,7 @@ class Teams:
         return web.json_response(out, status=int(response.status))
 
 
-def build_teams(settings: Settings, bot: Bot, db: Database, *, host: str | None = None,
+def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | None = None,
                 env: Mapping[str, str] | None = None,
                 credentials_factory: ServiceClientCredentialsFactory | None = None) -> Teams:
     """The Teams platform: mount() its route, put `sender` in bot.senders, start() it.
@@ -316,6 +316,6 @@ def build_teams(settings: Settings, bot: Bot, db: Database, *, host: str | None 
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
         config, credentials_factory=factory))
     refs = References(ConversationStore(db))
-    sender = TeamsSender(adapter, refs, config.APP_ID, bot.uow_factory)
-    return Teams(adapter, TeamsBot(bot, refs), sender, settings,
+    sender = TeamsSender(adapter, refs, config.APP_ID, relay.uow_factory)
+    return Teams(adapter, TeamsBot(relay, refs), sender, settings,
                  read_options(os.environ if env is None else env, settings))

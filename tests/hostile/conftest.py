@@ -56,7 +56,7 @@ class SlackEnv:
         return self.app.db
 
     async def drain(self) -> None:
-        await self.app.bot.drain()
+        await self.app.relay.drain()
 
 
 @dataclass
@@ -161,7 +161,7 @@ async def _slack_env(url: str) -> AsyncIterator[SlackEnv]:
                 serving(app, host="127.0.0.1", port=0, scheduler=False) as server:
             # Slack's pace (about 1 message a second per channel) is tested elsewhere; here it
             # would only make the corpus wait in real time between replies.
-            app.bot.senders["slack"].pace = 0.0  # type: ignore[attr-defined]
+            app.relay.senders["slack"].pace = 0.0  # type: ignore[attr-defined]
             client = SlackClient(server.url, app, fake)
             env = SlackEnv(app, server, fake, client)
             try:
@@ -175,7 +175,7 @@ async def _slack_env(url: str) -> AsyncIterator[SlackEnv]:
 
 async def _seed_slack(env: SlackEnv) -> None:
     async with env.db.uow() as uow:
-        await uow.teams.ensure(SLACK_TEAM)
+        await uow.tenants.ensure(SLACK_TEAM)
         for user, role in (("UPRO", Role.PRODUCER), ("UENG", Role.ENGINEER),
                            ("USH", Role.STAKEHOLDER)):
             await uow.members.ensure(SLACK_TEAM, user)
@@ -221,9 +221,9 @@ async def _teams_env(url: str) -> AsyncIterator[TeamsEnv]:
             database_url=url, microsoft_app_id=APP_ID, microsoft_app_password="secret"),
             auto_migrate=True))
         web_app = make_web_app(app)
-        teams = build_teams(app.settings, app.bot, app.db, env={},
+        teams = build_teams(app.settings, app.relay, app.db, env={},
                             credentials_factory=StaticTokenFactory(APP_ID, "secret"))
-        app.bot.senders["teams"] = teams.sender
+        app.relay.senders["teams"] = teams.sender
         teams.sender.pace = 0.0  # as for Slack: pacing is tested elsewhere
         teams.mount(web_app)
         client = TestClient(TestServer(web_app, host="127.0.0.1", port=0))

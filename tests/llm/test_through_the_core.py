@@ -15,7 +15,7 @@ import pytest
 
 from bot.core import Core
 from bot.model import BlockerStatus, RequestState, Role, Where
-from bot.service import Bot
+from bot.relay import Relay
 from storage.db import Database
 from tests.conftest import Harness, flatten
 from tests.llm.conftest import MakeAssistant
@@ -29,7 +29,7 @@ CHANNEL = Where("console", "acme", "C1")
 async def chat_with(db: Database, make_assistant: MakeAssistant) -> AsyncIterator:
     async def make(**settings: object) -> Harness:
         h = Harness(db)
-        h.bot = Bot(db.uow, Core(make_assistant(**settings)), {h.team.platform: h.sender})
+        h.relay = Relay(db.uow, Core(make_assistant(**settings)), {h.team.platform: h.sender})
         await h.set_role("pat", Role.PRODUCER)
         await h.set_role("sam", Role.STAKEHOLDER)
         await h.set_role("erin", Role.ENGINEER)

@@ -1,49 +1,34 @@
-"""The model's help as users meet it once bot/core.py passes `where` and calls
-`review_discovery` and `summarize` (the integration described in the LLM work's report).
-Until then these tests skip, saying why; nothing else depends on them."""
+"""The model's help as users meet it: follow-up questions in the requester's language, grounded
+digest headlines (asked for and scheduled), and places whose text never reaches the model."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 
 import pytest
 
-import bot.core
-import bot.scheduling
 from adapters.llm import Places
 from bot.core import Core
 from bot.model import Role, Team, Where
-from bot.service import Bot
+from bot.relay import Relay
 from storage.db import Database
 from tests.conftest import Harness
 from tests.llm.conftest import MakeAssistant
 from tests.llm.fake_openai import FakeOpenAI, answer
 from tests.llm.test_openai_assistant import UNSURE
 
-SOURCE = inspect.getsource(bot.core)
-needs = {
-    "review": pytest.mark.skipif("review_discovery(" not in SOURCE,
-                                 reason="bot/core.py does not call review_discovery yet"),
-    "summary": pytest.mark.skipif("summarize(" not in SOURCE,
-                                  reason="bot/core.py does not call summarize yet"),
-    "where": pytest.mark.skipif("classify(turn.text, where=" not in SOURCE,
-                                reason="bot/core.py does not pass `where` yet"),
-}
-
 
 @pytest.fixture
 async def chat_with(db: Database, make_assistant: MakeAssistant) -> AsyncIterator:
     async def make(**settings: object) -> Harness:
         h = Harness(db)
-        h.bot = Bot(db.uow, Core(make_assistant(**settings)), {h.team.platform: h.sender})
+        h.relay = Relay(db.uow, Core(make_assistant(**settings)), {h.team.platform: h.sender})
         for user, role in (("pat", Role.PRODUCER), ("sam", Role.STAKEHOLDER)):
             await h.set_role(user, role)
         return h
     yield make
 
 
-@needs["review"]
 async def test_discovery_follow_ups_come_in_the_requesters_language(
         chat_with, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     h = await chat_with()
@@ -58,7 +43,6 @@ async def test_discovery_follow_ups_come_in_the_requesters_language(
     assert "¿Quién tiene este problema exactamente?" in reply
 
 
-@needs["summary"]
 async def test_a_digest_leads_with_the_models_grounded_headline(
         chat_with, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     h = await chat_with()
@@ -70,7 +54,6 @@ async def test_a_digest_leads_with_the_models_grounded_headline(
     assert sent[0].text.startswith("Weekly digest: 1 blocker open")  # the facts stay
 
 
-@needs["where"]
 async def test_a_private_channel_never_reaches_the_model(
         chat_with, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     h = await chat_with(disabled_for=Places.parse("C-hr"))
@@ -81,8 +64,6 @@ async def test_a_private_channel_never_reaches_the_model(
     assert len(fake_openai.requests) == 1
 
 
-@pytest.mark.skipif("assistant.summarize(" not in inspect.getsource(bot.scheduling),
-                    reason="bot/scheduling.py does not call summarize yet")
 async def test_a_scheduled_digest_leads_with_the_models_headline_once(
         db: Database, fake_openai: FakeOpenAI, make_assistant: MakeAssistant) -> None:
     from datetime import UTC, datetime, timedelta

@@ -33,7 +33,7 @@ async def seed(url: str) -> None:
     db = Database(url)
     try:
         async with db.uow() as uow:
-            await uow.teams.ensure(T1)
+            await uow.tenants.ensure(T1)
             for user in [*ENGINEERS, "UP"]:
                 await uow.members.ensure(T1, user)
             await uow.members.set_role(T1, "UP", Role.PRODUCER)

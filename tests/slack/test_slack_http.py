@@ -21,7 +21,7 @@ async def inbox_count(slack: SlackClient) -> int:
 
 async def make_producer(slack: SlackClient, user: str = "UPRO") -> None:
     async with slack.app.db.uow() as uow:
-        await uow.teams.ensure(T1)
+        await uow.tenants.ensure(T1)
         await uow.members.ensure(T1, user)
         await uow.members.set_role(T1, user, Role.PRODUCER)
         await uow.commit()
@@ -84,7 +84,7 @@ async def test_a_retried_event_produces_nothing_new(slack: SlackClient) -> None:
     second["event"].update(ts="1700000999.000999", text="stuck on the flaky iOS signing step")
     assert (await slack.event(second, retry_num=0))[0] == 200
     await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postMessage")) == 2)
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     assert len(slack.fake.of("chat.postMessage")) == 2
     assert await inbox_count(slack) == 2
     async with slack.app.db.uow() as uow:
@@ -98,7 +98,7 @@ async def test_edits_joins_bots_and_unknown_events_are_acknowledged_and_ignored(
     own = payload("message", event_id="EvOwn")
     own["event"]["user"] = "UBOT"  # the bot's own message
     assert (await slack.event(own))[0] == 200
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     assert await inbox_count(slack) == 0
     assert slack.fake.of("chat.postMessage") == []
 
@@ -244,10 +244,10 @@ async def test_file_as_request_shortcut_starts_discovery(slack: SlackClient) -> 
 
 
 async def test_a_long_digest_stays_within_block_kit_limits(slack: SlackClient) -> None:
-    slack.app.bot.senders["slack"].pace = 0  # 120 replies in one channel: pacing is not the point
+    slack.app.relay.senders["slack"].pace = 0  # 120 replies in one channel: pacing is not the point
     for n in range(120):
         await slack.command("UENG", "/blocker", f"blocker number {n} " + "detail " * 60)
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     await slack.command("UENG", "/digest", "")
     [digest] = await slack.fake.wait_for(lambda: [c for c in slack.fake.of("chat.postMessage")
                                                   if "Weekly digest" in c.data["text"]])
@@ -291,7 +291,7 @@ async def test_members_time_zones_are_learned_from_users_info(slack: SlackClient
     for _ in range(200):  # the refresh runs after the ack; poll the database, bounded
         if await learned():
             break
-        await slack.app.bot.drain()
+        await slack.app.relay.drain()
     assert await learned()
     await slack.command("UENG", "/standup", "again")  # once per person: no second lookup
     await slack.fake.wait_for(lambda: len(slack.fake.of("chat.postEphemeral")) == 2)

@@ -43,7 +43,7 @@ async def test_socket_mode_acks_envelopes_and_dedupes_redeliveries(tmp_path: Pat
             "response_url": "https://hooks.slack.com/x", "api_app_id": "A1"}})
         await fake_slack.wait_for(lambda: [c for c in fake_slack.of("chat.postMessage")
                                            if "blocker #2" in c.data["text"]])
-        await app.bot.drain()
+        await app.relay.drain()
         assert len(fake_slack.of("chat.postMessage")) == 2
         # Without a signing secret the HTTP route is not there at all: nothing unverified.
         async with aiohttp.ClientSession() as session, \
@@ -99,7 +99,7 @@ async def test_web_api_outages_delay_but_never_lose_or_double_a_reply(
     await slack.command("UENG", "/blocker", "waiting on legal")
     await fake.wait_for(lambda: len([c for c in fake.of("chat.postMessage")
                                      if c.response.get("ok")]) == 2)
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     delivered = [c.data["text"] for c in fake.of("chat.postMessage") if c.response.get("ok")]
     assert len(delivered) == 2 and len(set(delivered)) == 2
     assert len(fake.of("chat.postMessage")) == 4  # two failures, each retried once
@@ -119,7 +119,7 @@ async def test_a_refused_message_is_given_up_not_retried_forever(slack: SlackCli
     slack.fake._answer = refuse  # type: ignore[method-assign]
     await slack.command("UENG", "/blocker", "waiting on ops", channel="CGONE")
     await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     async with slack.app.db.uow() as uow:
         assert await uow.outbox.backlog() == 0
     assert len(slack.fake.of("chat.postMessage")) == 1
@@ -146,13 +146,13 @@ async def test_a_message_delivered_just_before_a_crash_is_not_posted_again(
     await slack.command("UENG", "/blocker", "waiting on ops")
     [post] = await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
     assert post.data["metadata"]["event_payload"]["delivery_id"].startswith("outbox-")
-    await slack.app.bot.drain()  # waits for the worker to record the send
+    await slack.app.relay.drain()  # waits for the worker to record the send
     # The process died after Slack took the message but before it recorded "sent": the row
     # is still leased ("sending") and its lease has run out.
     async with slack.app.db.sessions() as session, session.begin():
         await session.execute(update(OutboxRow).values(
             status="sending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     assert len(slack.fake.of("chat.postMessage")) == 1
     assert len(slack.fake.of("conversations.history")) == 1
     async with slack.app.db.uow() as uow:
@@ -165,7 +165,7 @@ async def test_a_message_delivered_just_before_a_crash_is_not_posted_again(
     async with slack.app.db.sessions() as session, session.begin():
         await session.execute(update(OutboxRow).where(OutboxRow.status == "pending").values(
             status="sending", next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     assert [c.data["text"] for c in slack.fake.of("chat.postMessage")][-1] == "second"
 
 
@@ -173,12 +173,12 @@ async def test_a_timed_out_post_that_slack_did_take_is_not_posted_again(
         slack: SlackClient) -> None:
     from tests.slack.fake_slack import Failure
 
-    client = await slack.app.bot.senders["slack"].client_for("T1")
+    client = await slack.app.relay.senders["slack"].client_for("T1")
     client.timeout = 1  # the fake answers after 3 s: the bot gives up waiting first
     slack.fake.failures["chat.postMessage"] = Failure(status=200, count=1, hang=3)
     await slack.command("UENG", "/blocker", "waiting on ops")
     await slack.fake.wait_for(lambda: slack.fake.of("conversations.history"), within=30)
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     posts = [c for c in slack.fake.of("chat.postMessage") if c.response.get("ok")]
     assert len(posts) == 1  # the retry found it in the history instead of posting twice
     async with slack.app.db.uow() as uow:
@@ -194,7 +194,7 @@ async def test_a_post_cut_off_after_slack_took_it_is_not_posted_again(
     slack.fake.failures["chat.postMessage"] = Failure(status=200, count=1, cut=True)
     await slack.command("UENG", "/blocker", "waiting on ops")
     await slack.fake.wait_for(lambda: slack.fake.of("conversations.history"), within=30)
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     posts = slack.fake.of("chat.postMessage")
     assert len(posts) == 1 and posts[0].response.get("ok")
     async with slack.app.db.uow() as uow:
@@ -207,7 +207,7 @@ async def test_the_outbox_sender_leaves_retries_to_the_outbox(slack: SlackClient
     from bot.model import Outgoing, Where
     from bot.ports import MaybeDelivered, RetryLater
 
-    sender = slack.app.bot.senders["slack"]
+    sender = slack.app.relay.senders["slack"]
     message = Outgoing(where=Where("slack", "T1", "CGEN"), text="hello")
     slack.fake.fail("chat.postMessage", 429, retry_after="7")
     with pytest.raises(RetryLater) as waited:
@@ -234,7 +234,7 @@ async def test_an_answer_in_a_channel_without_the_bot_goes_to_the_person(
     await slack.command("UENG", "/blocker", "waiting on ops", channel="CNOBOT")
     await slack.fake.wait_for(lambda: [c for c in slack.fake.of("chat.postMessage")
                                        if c.response.get("ok")])
-    await slack.app.bot.drain()
+    await slack.app.relay.drain()
     [answer] = [c for c in slack.fake.of("chat.postMessage") if c.response.get("ok")]
     assert answer.data["channel"] == "DUENG"  # the person's DM with the bot
     assert "/invite @producer-bot" in answer.data["text"] and "waiting on ops" in str(
@@ -259,7 +259,7 @@ async def test_an_answer_that_went_one_to_one_is_found_there_before_a_resend(
         return original(method, data, token)
 
     slack.fake._answer = not_a_member  # type: ignore[method-assign]
-    sender = slack.app.bot.senders["slack"]
+    sender = slack.app.relay.senders["slack"]
     person = {"private_to": "UENG"} if private else {"reply_to": "UENG"}
     message = Outgoing(where=Where("slack", "T1", "CNOBOT"), text="tracked", delivery_id="d-1",
                        **person)  # type: ignore[arg-type]

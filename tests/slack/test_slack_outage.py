@@ -12,7 +12,7 @@ async def test_events_and_commands_get_a_5xx_while_the_database_is_down(
     async def down(msg):  # type: ignore[no-untyped-def]
         raise OperationalError("INSERT INTO inbox", {}, ConnectionRefusedError("db restarting"))
 
-    monkeypatch.setattr(slack.app.bot, "receive", down)
+    monkeypatch.setattr(slack.app.relay, "receive", down)
     status, _ = await slack.event(payload("message"))
     assert status >= 500  # Slack will retry it
     status, _ = await slack.command("UENG", "/blocker", "waiting on ops")

@@ -261,11 +261,11 @@ class Stack:
         return self.connector.sent(mark)
 
     async def drain(self) -> None:
-        await asyncio.wait_for(self.app.bot.drain(), timeout=60)
+        await asyncio.wait_for(self.app.relay.drain(), timeout=60)
 
     async def set_role(self, user: str, role: Role, name: str | None = None) -> None:
         async with self.app.db.uow() as uow:
-            await uow.teams.ensure(TEAM)
+            await uow.tenants.ensure(TEAM)
             await uow.members.ensure(TEAM, user, name=name)
             await uow.members.set_role(TEAM, user, role)
             await uow.commit()
@@ -293,9 +293,9 @@ async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[
         context = open_app(Settings(**settings))
         app = await context.__aenter__()
         web_app = make_web_app(app)
-        teams = build_teams(app.settings, app.bot, app.db, env=env or {},
+        teams = build_teams(app.settings, app.relay, app.db, env=env or {},
                             credentials_factory=credentials_factory)
-        app.bot.senders["teams"] = teams.sender
+        app.relay.senders["teams"] = teams.sender
         teams.mount(web_app)
         client = TestClient(TestServer(web_app, host="127.0.0.1", port=0))
         await client.start_server()

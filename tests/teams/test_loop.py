@@ -6,7 +6,7 @@ from __future__ import annotations
 from adapters.teams.app import EMULATOR_TENANT
 from bot.digest import build_digest, digest_message
 from bot.model import BlockerStatus, Role, Where
-from bot.service import utcnow
+from bot.relay import utcnow
 from tests.teams.activities import CHANNEL, ERIN, GROUP, PAT, SAM, TENANT
 from tests.teams.conftest import TEAM, Call, Stack
 

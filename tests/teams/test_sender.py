@@ -120,8 +120,8 @@ async def test_throttling_through_the_outbox_waits_for_retry_after(stack: Stack)
     assert row.attempts == 0 and "429" in (row.last_error or "")
     assert row.next_attempt_at - datetime.now(UTC) > timedelta(seconds=20)
     # Once the wait is over the message goes out.
-    real_clock = stack.app.bot.clock
-    stack.app.bot.clock = lambda: real_clock() + timedelta(seconds=31)
+    real_clock = stack.app.relay.clock
+    stack.app.relay.clock = lambda: real_clock() + timedelta(seconds=31)
     await stack.drain()
     assert {r.status for r in await stack.outbox()} == {"sent"}
     assert "the daily digest" in stack.connector.sent()[-1].text

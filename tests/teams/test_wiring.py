@@ -35,12 +35,12 @@ async def test_serve_runs_teams_in_emulator_mode_on_loopback(
     caplog.set_level(logging.INFO)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0)
     async with open_app(settings) as app, serving(app, worker=False, scheduler=False) as server:
-        assert "teams" in server.platforms and "teams" in app.bot.senders
+        assert "teams" in server.platforms and "teams" in app.relay.senders
         activity = Activities(connector.url).personal(ERIN, "blocker the build is red")
         async with ClientSession() as session:
             async with session.post(server.url + "/api/messages", json=activity) as response:
                 assert response.status == 200
-        await app.bot.drain()
+        await app.relay.drain()
     assert "blocker #1" in connector.sent()[0].text
     assert "WITHOUT authentication" in caplog.text
 

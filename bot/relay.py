@@ -18,9 +18,10 @@ import contextvars
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from bot.assistant import Assistant, Planner
 from bot.core import Core
@@ -37,6 +38,7 @@ from bot.ports import (
 from bot.trace import current_event
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
 THREAD_WAIT_ATTEMPTS = 3
@@ -72,7 +74,7 @@ def backoff(attempts: int) -> float:
     return float(min(300, 2 ** max(1, attempts)))
 
 
-class Bot:
+class Relay:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], core: Core,
                  senders: Mapping[str, Sender], clock: Callable[[], datetime] = utcnow) -> None:
         self.uow_factory = uow_factory
@@ -360,7 +362,7 @@ class Bot:
                     key, message_id = message.key, result.message_id if result else None
                     if key and message_id:
                         channel = result.channel if result and result.channel else message.where.channel
-                        await uow.refs.remember(message.where.team, key, channel, message_id)
+                        await uow.posted.remember(message.where.team, key, channel, message_id)
                     sent += 1
                 elif outcome[0] == "wait":  # a rate limit: not an attempt that failed
                     log.info("outbox row %s rate limited; waiting %.0fs", item.id, outcome[1])
@@ -398,7 +400,7 @@ class Bot:
         if not message.thread_key:
             return message
         async with self.uow_factory() as uow:
-            found = await uow.refs.find(message.where.team, message.thread_key)
+            found = await uow.posted.find(message.where.team, message.thread_key)
             if found is None and item.attempts < THREAD_WAIT_ATTEMPTS:
                 # The parent is not sent yet (rows go out in order, so it is being retried).
                 await uow.outbox.retry(item.id, self.clock() + timedelta(seconds=5),
@@ -422,6 +424,15 @@ class Bot:
                     break
             async with self.uow_factory() as uow:
                 self.backlog = await uow.outbox.backlog()
+
+    async def perform(self, action: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run a use case that is not a message (an adapter's fact about a person, the command
+        line's digest) in a unit of work of its own, and commit what it wrote."""
+        async with self.uow_factory() as uow:
+            result = await action(uow)
+            await uow.commit()
+        self._wake.set()  # it may have written to the outbox
+        return result
 
     # ---- background worker ------------------------------------------------------------------
 
