@@ -12,6 +12,7 @@ from datetime import timedelta
 from adapters.config import Settings
 from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
+from adapters.slack import commands as slack_commands
 from bot.core import Core
 from bot.ports import Sender
 from bot.relay import Relay
@@ -42,7 +43,8 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             await upgrade(db.engine)
         cron = ApsCron()
         async with open_assistant(settings) as assistant:
-            relay = Relay(db.uow, Core(assistant, cron=cron), senders or {})
+            core = Core(assistant, cron=cron, spellings={"slack": slack_commands.spell})
+            relay = Relay(db.uow, core, senders or {})
             scheduler = Scheduler(db.uow, cron,
                                   grace=timedelta(hours=settings.schedule_grace_hours),
                                   assistant=assistant)

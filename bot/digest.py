@@ -19,7 +19,8 @@ from bot.model import (
     Where,
 )
 from bot.ports import UnitOfWork
-from bot.text import age, mention, one_line
+from bot.text import age, mention
+from bot.views import blocker_line, request_line
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 
@@ -143,15 +144,15 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime) 
 
 
 def _blocker_text(b: BlockerLine) -> str:
-    waiting = f", waiting on {b.unblocker}" if b.unblocker else ""
-    return f"• #{b.number} {one_line(b.text, 90)} ({mention(b.owner)}, {b.age}{waiting})"
+    return blocker_line(b.number, b.text, reporter=b.owner, since=b.age, unblocker=b.unblocker,
+                        limit=90)
 
 
 def _request_text(r: RequestLine, with_problem: bool = True) -> str:
-    line = f"• #{r.number} *{one_line(r.title, 80)}* ({mention(r.requester)})"
-    if with_problem:
-        line += f"\n    Problem: {one_line(r.problem, 140) if r.problem else '_not stated yet_'}"
-    return line
+    if not with_problem:
+        return request_line(r.number, r.title, mention(r.requester))
+    return request_line(r.number, r.title, mention(r.requester), problem=r.problem,
+                        unstated="_not stated yet_")
 
 
 MAX_LINES = 15  # per section: a digest is read, not searched; the rest is a command away

@@ -137,6 +137,17 @@ class Blocker:
         # The reporter owns the blocker until someone reassigns it; the unblocker is who can end it.
         return self.reporter
 
+    @property
+    def is_open(self) -> bool:
+        return self.status == BlockerStatus.OPEN
+
+    def close(self, status: BlockerStatus, by: str, at: datetime, note: str | None = None) -> None:
+        """Resolve or dismiss: only an open blocker closes, and only once."""
+        if not self.is_open or status == BlockerStatus.OPEN:
+            raise ValueError(f"blocker #{self.number} is {self.status.value}")
+        self.status, self.resolved_at, self.resolved_by = status, at, by
+        self.resolution = note or None
+
     def age(self, now: datetime) -> float:
         """Age in days, fractional."""
         return max(0.0, (now - self.opened_at).total_seconds() / 86400)
@@ -200,6 +211,52 @@ class Request:
             return None
         return DISCOVERY_QUESTIONS[self.discovery_step]
 
+    def can(self, move: Move) -> bool:
+        return self.state in move.sources
+
+    def move(self, move: Move, at: datetime, by: str | None = None,
+             note: str | None = None) -> None:
+        """Take one step of the lifecycle, recording when, by whom and why. `note` is the
+        decline reason, the delivery note or the requester's word on the outcome."""
+        if not self.can(move):
+            raise ValueError(f"request #{self.number} is {self.state.value}: it can't be {move.verb}")
+        self.state, self.updated_at = move.target, at
+        if move is READY:
+            self.ready_at = at
+        elif move in (ACCEPT, DECLINE):
+            self.decided_by, self.decided_at = by, at
+            if move is DECLINE:
+                self.decision_reason = note
+        elif move is DELIVER:
+            self.delivered_at, self.delivery_note = at, note or None
+        elif move in (SOLVE, REOPEN):
+            self.outcome_at, self.outcome_note = at, note or None
+
+
+@dataclass(frozen=True)
+class Move:
+    """One step of a request's lifecycle: from which states it may be taken, and where it leads.
+    `verb` is how people read it ("can't be accepted")."""
+
+    verb: str
+    sources: frozenset[RequestState]
+    target: RequestState
+
+
+_S = RequestState
+_BEFORE_DELIVERY = frozenset({_S.NEEDS_DISCOVERY, _S.READY_FOR_REVIEW, _S.ACCEPTED, _S.IN_PROGRESS})
+
+# The request lifecycle, in one table: every state change a request can make.
+READY = Move("ready for review", frozenset({_S.NEEDS_DISCOVERY}), _S.READY_FOR_REVIEW)
+ACCEPT = Move("accepted", frozenset({_S.READY_FOR_REVIEW}), _S.ACCEPTED)
+DECLINE = Move("declined", _BEFORE_DELIVERY, _S.DECLINED)
+START = Move("started", frozenset({_S.ACCEPTED}), _S.IN_PROGRESS)
+DELIVER = Move("delivered", frozenset({_S.ACCEPTED, _S.IN_PROGRESS}), _S.DELIVERED)
+SOLVE = Move("solved", frozenset({_S.DELIVERED}), _S.SOLVED)  # the requester confirms
+REOPEN = Move("reopened", frozenset({_S.DELIVERED}), _S.IN_PROGRESS)  # "not yet"
+WITHDRAW = Move("withdrawn", _BEFORE_DELIVERY, _S.WITHDRAWN)
+MOVES = (READY, ACCEPT, DECLINE, START, DELIVER, SOLVE, REOPEN, WITHDRAW)
+
 
 SCHEDULE_KINDS = ("standup", "standup-summary", "daily-digest", "weekly-digest")
 
@@ -226,6 +283,13 @@ DEFAULT_SCHEDULES = {
     "daily-digest": ("0 9 * * mon-fri", False),  # opt-in: a daily report is ceremony for most
     "weekly-digest": ("0 9 * * mon", True),
 }
+
+
+def effective_schedules(team: Team, stored: list[Schedule]) -> dict[str, Schedule]:
+    """Every kind's schedule for the team: as stored, or else its default."""
+    by_kind = {s.kind: s for s in stored}
+    return {kind: by_kind.get(kind) or Schedule(team, kind, cron, enabled=enabled)
+            for kind, (cron, enabled) in DEFAULT_SCHEDULES.items()}
 
 
 @dataclass

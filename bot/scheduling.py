@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from bot.assistant import Assistant, HeuristicAssistant, Planner
 from bot.model import (
-    DEFAULT_SCHEDULES,
     Action,
     Blocker,
     Member,
@@ -27,23 +26,15 @@ from bot.model import (
     Team,
     TeamSettings,
     Where,
+    effective_schedules,
 )
 from bot.ports import Cron, UnitOfWork
-from bot.text import age, mention, one_line
+from bot.text import mention
 from bot.usecases.overview import send_digest
+from bot.usecases.standups import STANDUP_QUESTIONS, awaiting_answer
+from bot.views import blocker_item, blocker_line
 
 log = logging.getLogger(__name__)
-
-STANDUP_QUESTIONS = ("What moved forward since last time?", "Anything blocking you?")
-# How long after a prompt a plain reply in the 1:1 chat still counts as the standup answer.
-ANSWER_WINDOW = timedelta(hours=20)
-
-
-def effective_schedules(team: Team, stored: list[Schedule]) -> dict[str, Schedule]:
-    by_kind = {s.kind: s for s in stored}
-    return {kind: by_kind.get(kind) or Schedule(team, kind, cron, enabled=enabled)
-            for kind, (cron, enabled) in DEFAULT_SCHEDULES.items()}
-
 
 def working_days(start: datetime, end: datetime, tz: str = "UTC") -> float:
     """Days between two instants, not counting Saturdays and Sundays in the zone."""
@@ -222,19 +213,12 @@ class _Run:
                             "for you; a new reply before the summary replaces this one."),),
                     ))
 
-    async def _unanswered(self, member: Member) -> bool:
-        prompted = await self.uow.runs.last_sent(self.team, "standup", member.user)
-        if prompted is None or self.now - prompted > ANSWER_WINDOW:
-            return False
-        answers = await self.uow.standups.between(self.team, prompted, self.now)
-        return not any(a.user == member.user for a in answers)
-
     async def standup_reminders(self, summary: Schedule) -> None:
         tz = summary.tz or self.settings.timezone
         for fire in self.fires(summary, tz, shift=self.scheduler.reminder_before):
             status = self.status(fire, fire.date())
             for member in self.standup_members():
-                if not await self._unanswered(member):
+                if not await awaiting_answer(self.uow, self.team, member.user, self.now):
                     continue
                 if await self.claim("standup-reminder", member.user, fire, status):
                     await self.uow.outbox.add(Outgoing(
@@ -299,10 +283,7 @@ class _Run:
                 due.append(blocker)
         if not due:
             return
-        lines = "\n".join(
-            f"• #{b.number} {one_line(b.text, 100)} ({mention(b.reporter)}, "
-            f"{age(b.opened_at, self.now)}" + (f", waiting on {b.unblocker}" if b.unblocker else "")
-            + ")" for b in due)
+        lines = "\n".join(blocker_item(b, self.now) for b in due)
         n = len(due)
         for producer in producers:
             await self.uow.outbox.add(Outgoing(
@@ -329,9 +310,8 @@ def _summary_line(answered: int, missing: list[str], opened: list[Blocker]) -> s
 def _summary_sections(missing: list[str], opened: list[Blocker]) -> tuple[Section, ...]:
     sections = []
     if opened:
-        sections.append(Section("\n".join(f"• #{b.number} {one_line(b.text, 100)} "
-                                          f"({mention(b.reporter)})" for b in opened),
-                                title="New blockers"))
+        sections.append(Section("\n".join(blocker_line(b.number, b.text, reporter=b.reporter)
+                                          for b in opened), title="New blockers"))
     if missing:
         # Named once, in the summary, without a nudge: people have reasons.
         sections.append(Section(", ".join(mention(u) for u in missing), title="No update yet"))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
-from storage.repositories import SqlUnitOfWork
+from storage.uow import SqlUnitOfWork
 
 DEFAULT_URL = "sqlite+aiosqlite:///producer-bot.db"
 

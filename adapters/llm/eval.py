@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.assistant import Assistant
 from bot.classify import LABELS
-from bot.core import BLOCKER_CONFIDENCE
+from bot.usecases.blockers import BLOCKER_CONFIDENCE
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,24 @@
+"""The use cases, one module per behaviour. Each module exports its rows of the command table;
+`COMMANDS` assembles them in the order `help` shows them.
+
+    blockers.py   blocker, blockers, resolve, dismiss; blockers noticed in plain chat
+    discovery.py  request (filing) and its discovery questions
+    requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver
+    standups.py   standup answers (the scheduler sends the prompts)
+    overview.py   digest, home, help; digests sent on a schedule or from the command line
+    team.py       roles, role, away, schedule, timezone, holidays
+    people.py     what platforms tell us about people (not commands)
+"""
+
+from __future__ import annotations
+
+from bot.turn import Command
+from bot.usecases import blockers, discovery, overview, requests, standups, team
+
+# The groups of `help`, in order; within a group, commands keep their modules' order.
+GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help")
+
+COMMANDS: tuple[Command, ...] = tuple(sorted(
+    (*blockers.COMMANDS, *discovery.COMMANDS, *requests.COMMANDS, *standups.COMMANDS,
+     *overview.COMMANDS, *team.COMMANDS),
+    key=lambda command: GROUPS.index(command.group)))

@@ -8,9 +8,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.assistant import Assistant
-from bot.digest import build_digest, digest_message
-from bot.model import Outgoing, Role, Section, Team, Where
-from bot.ports import UnitOfWork
+from bot.digest import PERIODS, build_digest, digest_message
+from bot.model import OPEN_REQUEST_STATES, Action, Outgoing, RequestState, Role, Section, Team, Where
+from bot.ports import UnitOfWork, reply_place
+from bot.text import age, mention
+from bot.turn import Command, Turn
+from bot.views import blocker_item, blocker_line, request_line
+
+AGING_DAYS = 2.0  # a blocker older than this is "aging" on the producers' overview
+_PERIOD_WORDS = {"daily": "day", "weekly": "week", "today": "day"}
 
 
 async def producers(uow: UnitOfWork, team: Team) -> list[str]:
@@ -47,3 +53,67 @@ async def send_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *
         await uow.outbox.add(replace(message, to_user=None if channel else recipient))
         served.append(recipient)
     return served
+
+
+async def cmd_digest(turn: Turn, args: str) -> None:
+    period = (args or "week").lower()
+    period = _PERIOD_WORDS.get(period, period)
+    if period not in PERIODS:
+        await turn.reply(f"Usage: {turn.usage('digest [day|week]')}", private=True)
+        return
+    digest = await build_digest(turn.uow, turn.team, period, turn.now)
+    out = digest_message(digest, reply_place(turn.msg))
+    await turn.say(with_headline(out, await turn.assistant.summarize(digest, where=out.where)))
+
+
+async def cmd_home(turn: Turn, args: str) -> None:
+    """The user's own overview: Slack shows it as the App Home tab, elsewhere it is a message."""
+    uow, now = turn.uow, turn.now
+    blockers = await uow.blockers.open(turn.team)
+    requests = await uow.requests.list(turn.team, states=OPEN_REQUEST_STATES)
+    mine = [b for b in blockers if b.reporter == turn.user]
+    my_requests = [r for r in requests if r.requester == turn.user]
+    sections = [
+        Section("\n".join(blocker_line(b.number, b.text, since=age(b.opened_at, now))
+                          for b in mine) or "None. 🎉", title="Your open blockers"),
+        Section("\n".join(request_line(r.number, r.title, r.state.value) for r in my_requests)
+                or "None open.", title="Your requests"),
+    ]
+    actions = [Action(f"Resolve #{b.number}", f"resolve {b.number}") for b in mine[:5]]
+    actions += [Action(f"Solved #{r.number}", f"solved {r.number}", style="primary")
+                for r in my_requests if r.state == RequestState.DELIVERED][:5]
+    if turn.is_producer:
+        aging = [b for b in blockers if b.age(now) >= AGING_DAYS]
+        waiting = [r for r in requests if r.state == RequestState.READY_FOR_REVIEW]
+        sections.append(Section("\n".join(blocker_item(b, now, limit=90) for b in aging)
+                                or "None.", title=f"Team blockers older than {AGING_DAYS:g} days"))
+        sections.append(Section(
+            "\n".join(request_line(r.number, r.title, mention(r.requester), problem=r.problem,
+                                   unstated="") for r in waiting)
+            or "Nothing waiting.", title="Requests waiting for your decision"))
+        actions += [Action(f"Accept #{r.number}", f"accept {r.number}", style="primary")
+                    for r in waiting[:5]]
+    await turn.say(Outgoing(
+        where=turn.msg.where.in_thread(None), text="Your blockers and requests",
+        sections=tuple(sections), actions=tuple(actions), to_user=turn.user, surface="home"))
+
+
+async def cmd_help(turn: Turn, args: str) -> None:
+    groups: dict[str, list[str]] = {}
+    for command in turn.commands:
+        usage = turn.usage(f"{command.name} {command.args}".strip())
+        groups.setdefault(command.group, []).append(f"{usage} {command.summary}")
+    sections = tuple(Section("\n".join(lines), title=group) for group, lines in groups.items())
+    await turn.reply(
+        "I keep track of blockers, run discovery on requests and send standups and digests. "
+        "You can also just say you're blocked (\"blocked on staging creds, waiting for ops\").",
+        sections=sections, private=True)
+
+
+COMMANDS = (
+    Command("digest", "[day|week]", "where things stand: blockers, requests, outcomes",
+            cmd_digest, "Standups and digests"),
+    Command("home", "", "your blockers and requests; producers also see what waits for them",
+            cmd_home, "Standups and digests"),
+    Command("help", "", "this list", cmd_help, "Help"),
+)

@@ -1,0 +1,73 @@
+"""Async standup answers: `standup <update>`, or a plain reply to the prompt in the 1:1 chat.
+Blockers mentioned in an update are tracked; a second answer to the same prompt replaces the
+first. The scheduler sends the prompts, reminders and summaries (bot.scheduling)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot.model import StandupAnswer, Team
+from bot.ports import UnitOfWork
+from bot.text import mention
+from bot.turn import Command, Turn
+from bot.usecases.blockers import BLOCKER_CONFIDENCE, record_blocker
+from bot.views import blocker_actions, blocker_section
+
+STANDUP_QUESTIONS = ("What moved forward since last time?", "Anything blocking you?")
+# How long after a prompt a plain reply in the 1:1 chat still counts as the standup answer.
+ANSWER_WINDOW = timedelta(hours=20)
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+async def prompted_at(uow: UnitOfWork, team: Team, user: str, now: datetime) -> datetime | None:
+    """When `user` was last prompted for a standup, if that prompt is still open for answers."""
+    prompted = await uow.runs.last_sent(team, "standup", user)
+    return prompted if prompted and now - prompted <= ANSWER_WINDOW else None
+
+
+async def awaiting_answer(uow: UnitOfWork, team: Team, user: str, now: datetime) -> bool:
+    """Prompted recently and not answered yet: a plain reply in the 1:1 chat is the answer, and
+    the reminder before the summary is due."""
+    prompted = await prompted_at(uow, team, user, now)
+    if prompted is None:
+        return False
+    answers = await uow.standups.between(team, prompted, now)
+    return not any(a.user == user for a in answers)
+
+
+async def cmd_standup(turn: Turn, args: str) -> None:
+    if not args:
+        await turn.reply(f"What moved forward, and is anything blocking you? Usage: "
+                         f"{turn.usage('standup <your update>')}", private=True)
+        return
+    # A second answer in the same standup replaces the first (people correct themselves).
+    since = await prompted_at(turn.uow, turn.team, turn.user, turn.now) \
+        or turn.now - timedelta(hours=12)
+    await turn.uow.standups.add(StandupAnswer(turn.team, turn.user, args, turn.now,
+                                              turn.msg.where.channel), replaces_since=since)
+    already = {b.text for b in await turn.uow.blockers.open(turn.team, reporter=turn.user)}
+    tracked = []
+    for sentence in filter(None, (s.strip() for s in _SENTENCE.split(args))):
+        if sentence in already:
+            continue  # the corrected answer repeats a blocker that is tracked already
+        result = await turn.assistant.classify(sentence, where=turn.msg.where)
+        if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
+            tracked.append(await record_blocker(turn, sentence, source="standup",
+                                                unblocker=result.unblocker,
+                                                blocked_on=result.blocked_on))
+    if not tracked:
+        await turn.reply(f"Thanks {mention(turn.user)}, your update is in.", private=True)
+        return
+    await turn.reply(
+        f"Thanks {mention(turn.user)}, your update is in. I'm tracking "
+        + ", ".join(f"#{b.number}" for b in tracked) + " as blockers.",
+        sections=tuple(blocker_section(b) for b in tracked),
+        actions=tuple(a for b in tracked for a in blocker_actions(b))[:10])
+
+
+COMMANDS = (
+    Command("standup", "<update>", "post your async standup update", cmd_standup,
+            "Standups and digests"),
+)

@@ -1,0 +1,83 @@
+"""How the bot shows a blocker or a request, in the neutral markup every adapter renders: one
+home for each line, section and set of buttons, whether it appears in a reply, a list, the
+Home view, a digest or a scheduled message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.model import DISCOVERY_QUESTIONS, Action, Blocker, Request, Section
+from bot.text import age, mention, one_line
+
+
+def blocker_line(number: int, text: str, *, reporter: str | None = None, since: str | None = None,
+                 unblocker: str | None = None, limit: int = 100) -> str:
+    """`• #4 staging cert expired (@erin, 2d, waiting on ops)`: whichever details are given."""
+    details = [d for d in (mention(reporter) if reporter else None, since,
+                           f"waiting on {unblocker}" if unblocker else None) if d]
+    return f"• #{number} {one_line(text, limit)}" + (f" ({', '.join(details)})" if details else "")
+
+
+def blocker_item(b: Blocker, now: datetime, limit: int = 100) -> str:
+    """A blocker in a list: who reported it, how old it is, who can unblock it."""
+    return blocker_line(b.number, b.text, reporter=b.reporter, since=age(b.opened_at, now),
+                        unblocker=b.unblocker, limit=limit)
+
+
+def request_line(number: int, title: str, *details: str, problem: str | None = None,
+                 problem_limit: int = 140, unstated: str | None = None) -> str:
+    """`• #3 *CSV export* (accepted, @sam)`, with the problem on a second line when given (or
+    `unstated` in its place when there is none)."""
+    line = f"• #{number} *{one_line(title, 80)}*" + (f" ({', '.join(details)})" if details else "")
+    if problem:
+        line += f"\n    Problem: {one_line(problem, problem_limit)}"
+    elif unstated is not None:
+        line += f"\n    Problem: {unstated}"
+    return line
+
+
+def blocker_section(b: Blocker) -> Section:
+    lines = [f"*Blocker #{b.number}* for {mention(b.reporter)}", one_line(b.text, 500)]
+    if b.unblocker:
+        lines.append(f"Who can unblock: {b.unblocker}")
+    return Section("\n".join(lines))
+
+
+def blocker_actions(b: Blocker) -> tuple[Action, ...]:
+    return (
+        Action("Resolve", f"resolve {b.number}", style="primary"),
+        Action("Not a blocker", f"dismiss {b.number}"),
+    )
+
+
+def request_sections(r: Request) -> tuple[Section, ...]:
+    """A request in full: its title, state, every discovery answer and the decision's reason."""
+    lines = [f"*Request #{r.number}: {one_line(r.title, 150)}* from {mention(r.requester)}",
+             f"State: {r.state.value}"]
+    for question in DISCOVERY_QUESTIONS:
+        if question.field in r.answers:
+            lines.append(f"*{question.text}* {one_line(r.answers[question.field], 400)}")
+    if "proposed_solution" in r.answers:
+        lines.append(f"*Proposed solution:* {one_line(r.answers['proposed_solution'], 300)}")
+    if r.decision_reason:
+        lines.append(f"*Reason:* {one_line(r.decision_reason, 300)}")
+    return (Section("\n".join(lines)),)
+
+
+def review_actions(r: Request) -> tuple[Action, ...]:
+    return (
+        Action("Accept", f"accept {r.number}", style="primary"),
+        Action("Decline", f"decline {r.number}", style="danger", needs_reason=True),
+    )
+
+
+def delivery_actions(r: Request) -> tuple[Action, ...]:
+    return (
+        Action("It solved my problem", f"solved {r.number}", style="primary"),
+        Action("Not yet", f"notyet {r.number}", needs_reason=True),
+    )
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 blocker`, `2 blockers`."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
