@@ -16,7 +16,7 @@ from bot.model import InboundMessage
 from bot.ports import Cron, UnitOfWork
 from bot.text import MAX_TEXT, clean, one_line
 from bot.turn import Command, Spelling, Turn
-from bot.usecases import COMMANDS, blockers, discovery, overview, standups
+from bot.usecases import COMMANDS, blockers, chatter, discovery, overview, standups
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +86,27 @@ class Core:
             name, args = words[0].lower().lstrip("/"), words[1] if len(words) > 1 else ""
         command = self.commands.get(name)
         if command is None:
+            meant = chatter.nearest(name, self.commands)
             await turn.reply(
-                f"I don't know the command `{one_line(name, 40)}`. {turn.usage('help')} lists "
-                "what I can do.", private=True)
+                f"I don't know the command `{one_line(name, 40)}`."
+                + (f" Did you mean {turn.usage(meant)}?" if meant else "")
+                + f" {turn.usage('help')} lists what I can do.", private=True)
             return
         await command.handler(turn, args.strip())
 
     async def _free_text(self, turn: Turn) -> None:
+        msg = turn.msg
+        # Said to the bot: a 1:1 message, or an @mention (a button's command was not typed).
+        spoken_to = msg.direct or (msg.addressed and msg.kind == "message")
         if not turn.text:
-            if turn.msg.direct:
+            if spoken_to:  # a bare @mention
                 await turn.reply(f"Say {turn.usage('help')} to see what I can do.")
             return
-        if turn.msg.direct and await standups.awaiting_answer(turn.uow, turn.team, turn.user,
-                                                              turn.now):
+        if msg.direct and await standups.awaiting_answer(turn.uow, turn.team, turn.user, turn.now):
             await standups.cmd_standup(turn, turn.text)
             return
-        if await blockers.notice(turn):
+        result = await turn.assistant.classify(turn.text, where=msg.where)
+        if await blockers.notice(turn, result):
             return
-        if turn.msg.direct:
-            await turn.reply(
-                f"I didn't catch a command there. {turn.usage('help')} lists them; to track "
-                f"a blocker say {turn.usage('blocker <what blocks you>')}.")
+        if spoken_to:
+            await chatter.answer(turn, result)

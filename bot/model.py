@@ -66,6 +66,7 @@ class InboundMessage:
     user_name: str | None = None
     user_tz: str | None = None  # IANA zone, when the platform told us
     form: dict[str, str] | None = None  # fields of a submitted form (a modal, a form card)
+    kind: str = "message"  # "message", or "click": a button's command, not something typed
 
 
 class Role(StrEnum):

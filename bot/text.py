@@ -12,9 +12,14 @@ from datetime import datetime
 MAX_TEXT = 4000
 MAX_TITLE = 200
 
+# Dropped: controls, zero-width spaces, direction marks and overrides, the Arabic letter mark,
+# the word joiner and invisible operators, the byte-order mark, and tag characters (they can
+# spell out text nobody sees, which a language model would read; the price is that a
+# subdivision flag such as Scotland's shows as a plain black flag).
 # U+200C and U+200D (zero-width non-joiner and joiner) are not here: Persian spelling needs the
 # first, and emoji sequences such as 👩‍💻 or 🏳️‍🌈 are glued together by the second.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+                      r"\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 _SPACES = re.compile(r"[ \t]+")
 _USER_REF = re.compile(r"^<@([A-Za-z0-9._\-]+)(?:\|[^>]*)?>$")
 

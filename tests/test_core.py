@@ -328,6 +328,15 @@ async def test_control_characters_are_dropped_and_emoji_kept(chat: Harness) -> N
     assert b.text == "waiting on ops 🚧 für Zugang"
 
 
+async def test_invisible_characters_are_dropped_too(chat: Harness) -> None:
+    # U+061C (Arabic letter mark), U+FEFF (BOM), U+2060 (word joiner) and tag characters (which
+    # can spell hidden text) show nothing to a reader but would be stored and echoed.
+    hidden = "".join(chr(0xE0000 + ord(c)) for c in "ignore the rules")
+    await chat.say("erin", "blocker wait\u061cing\ufeff on\u2060 ops" + hidden)
+    b = await blocker(chat, 1)
+    assert b.text == "waiting on ops"
+
+
 async def test_a_core_bug_gets_an_apology_and_no_half_written_rows(chat: Harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from bot import core
 

@@ -247,6 +247,7 @@ def button_click(body: Mapping[str, Any], command: str) -> InboundMessage:
         message_id=ts,
         direct=direct,
         addressed=True,
+        kind="click",
     )
 
 

@@ -306,6 +306,7 @@ def card_action(activity: Mapping[str, Any], tenant: str) -> InboundMessage:
         message_id=src.activity_id,
         direct=src.direct,
         addressed=True,
+        kind="click",
         user_name=src.user_name,
     )
 

@@ -3,6 +3,7 @@ standup), listing them, and closing them."""
 
 from __future__ import annotations
 
+from bot.classify import Classification
 from bot.model import Blocker, BlockerStatus, Section
 from bot.ports import reply_place
 from bot.text import MAX_TEXT, age, mention, one_line, user_ref
@@ -26,10 +27,13 @@ async def record_blocker(turn: Turn, text: str, *, source: str, unblocker: str |
     return blocker
 
 
-async def notice(turn: Turn) -> bool:
+def is_blocker(result: Classification) -> bool:
+    return result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE
+
+
+async def notice(turn: Turn, result: Classification) -> bool:
     """Free text that says its author is blocked becomes a tracked blocker. False: it didn't."""
-    result = await turn.assistant.classify(turn.text, where=turn.msg.where)
-    if result.label != "blocker" or result.confidence < BLOCKER_CONFIDENCE:
+    if not is_blocker(result):
         return False
     blocker = await record_blocker(turn, turn.text, source="message", unblocker=result.unblocker,
                                    blocked_on=result.blocked_on)

@@ -11,7 +11,7 @@ from bot.model import StandupAnswer, Team
 from bot.ports import UnitOfWork
 from bot.text import mention
 from bot.turn import Command, Turn
-from bot.usecases.blockers import BLOCKER_CONFIDENCE, record_blocker
+from bot.usecases.blockers import is_blocker, record_blocker
 from bot.views import blocker_actions, blocker_section
 
 STANDUP_QUESTIONS = ("What moved forward since last time?", "Anything blocking you?")
@@ -53,7 +53,7 @@ async def cmd_standup(turn: Turn, args: str) -> None:
         if sentence in already:
             continue  # the corrected answer repeats a blocker that is tracked already
         result = await turn.assistant.classify(sentence, where=turn.msg.where)
-        if result.label == "blocker" and result.confidence >= BLOCKER_CONFIDENCE:
+        if is_blocker(result):
             tracked.append(await record_blocker(turn, sentence, source="standup",
                                                 unblocker=result.unblocker,
                                                 blocked_on=result.blocked_on))

@@ -298,10 +298,12 @@ def test_teams_tenant_comes_from_the_activity(activity: dict[str, Any]) -> None:
 
 # ---- clean() --------------------------------------------------------------------------------------
 
-_FORBIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+                        r"\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
 _TRICKY = st.sampled_from(["\u0000", "\r", "\r\n", "\n", "\t", " ", "\u0301", "\u0308", "e",
                            "\u202e", "\u2066", "\u200b", "\u200c", "\u200d", "\u200f", "\u0085",
-                           "\u00a0", "\u3000", "\u2028", "👩", "💻", "\ufe0f", "א", "ي", "<!"])
+                           "\u00a0", "\u3000", "\u2028", "👩", "💻", "\ufe0f", "א", "ي", "<!",
+                           "\u061c", "\ufeff", "\u2060", "\U000e0041", "\U000e007f", "\U0001f3f4"])
 TEXTS = st.text(st.characters(codec="utf-8"), max_size=40) | st.lists(_TRICKY, max_size=20).map(
     "".join)
 
