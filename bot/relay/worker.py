@@ -86,13 +86,8 @@ class InboxWorker:
     async def _prepare(self, inbox_id: int) -> Assistant | None:
         """With a remote assistant (a language model), find out what the core will ask it by
         a rehearsal that is rolled back, and ask with no transaction open: a slow model must
-        never hold database locks (on SQLite that would stall every other write).
-
-        A rehearsal rather than an explicit "ask, then apply" step: which questions a message
-        raises depends on what its use case reads inside the unit of work (the request a reply
-        belongs to, the open requests to compare, a digest's numbers), and only the core knows
-        that. The real pass gets the prepared answers (bot.assistant.Prepared); a question the
-        rehearsal did not foresee gets the rules' answer, with a WARNING."""
+        never hold database locks (on SQLite that would stall every other write). Why a
+        rehearsal, and what becomes of a question it did not foresee: bot.assistant."""
         if not self.core.assistant.remote:
             return None
         planner = Planner()
