@@ -53,11 +53,10 @@ YOUNG_GENERATION = 10_000
 def freeze_startup_heap() -> None:
     """Take what start-up built out of the cyclic garbage collector's sight, for good.
 
-    The libraries leave some 190,000 objects behind at import (SQLAlchemy's mappers, Bolt,
+    The libraries leave a great many objects behind at import (SQLAlchemy's mappers, Bolt,
     botbuilder, ...) that live as long as the process. Every full collection walked all of
-    them: 100 ms or more with the event loop stopped, several times a minute under load
-    (measured with gc.callbacks in bench/ack.py's bot process, where freezing took the bot's
-    share of bare slack-bolt's throughput from 0.59 to 0.73). Frozen, a full collection looks
+    them with the event loop stopped, several times a minute under load (the measurements:
+    bench/RESULTS.md, "Why the code is shaped this way"). Frozen, a full collection looks
     only at what was allocated since. Call it once the server is up, in the process that
     serves (never in a test process: what it freezes is never freed)."""
     gc.collect()

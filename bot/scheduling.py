@@ -106,15 +106,21 @@ class Scheduler:
     async def _team(self, settings: TeamSettings, since: datetime, now: datetime,
                     report: TickReport) -> None:
         assistant: Assistant = self.assistant
-        if self.assistant.remote and await self._digest_due(settings, since, now):
-            # Rehearse (rolled back) to learn what the model will be asked, and ask it with no
-            # transaction open; the real run below uses the prepared answers.
+        if self.assistant.remote:
+            # As for messages (bot.relay.worker): rehearse (rolled back) to learn what the
+            # model will be asked, ask it with no transaction open, and run for real with the
+            # prepared answers. Only digests ask anything, so without one due there is nothing
+            # to rehearse; the real run still never gets the model itself: a question nobody
+            # foresaw gets the rules' answer and a WARNING, not a network call with locks held.
             planner = Planner()
-            await self._run_team(settings, since, now, TickReport(), planner, commit=False)
+            if await self._digest_due(settings, since, now):
+                await self._run_team(settings, since, now, TickReport(), planner, commit=False)
             assistant = await planner.prepare(self.assistant)
         await self._run_team(settings, since, now, report, assistant, commit=True)
 
     async def _digest_due(self, settings: TeamSettings, since: datetime, now: datetime) -> bool:
+        """Whether a digest falls in the window: the only scheduled work that asks the
+        assistant (for its headline)."""
         async with self.uow_factory() as uow:
             schedules = effective_schedules(settings.team, await uow.schedules.list(settings.team))
         return any(

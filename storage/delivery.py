@@ -19,9 +19,9 @@ from storage.tables import InboxRow, OutboxRow, utcnow
 # The inbox insert is the one statement on the ack path, so it is written out per dialect: the
 # batch goes to the database whole (SQLite: one JSON array; PostgreSQL: one array per column),
 # unpacked by the database in C, rather than as a parameter set per event that SQLAlchemy
-# processes in Python (insertmanyvalues). Per event, in batches of 200, that took the event
-# loop's share from 24 to 15 us on SQLite and from 34 to 17 us on PostgreSQL. Conflicts
-# (duplicate deliveries) insert nothing and return nothing; rows go in in the batch's order.
+# processes in Python (insertmanyvalues), which cost the event loop far more per event (the
+# measurements: bench/RESULTS.md, "Why the code is shaped this way"). Conflicts (duplicate
+# deliveries) insert nothing and return nothing; rows go in in the batch's order.
 _INBOX_INSERT = {
     "sqlite": """
         INSERT INTO inbox (platform, tenant, event_id, payload, status, received_at)

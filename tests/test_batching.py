@@ -9,12 +9,12 @@ import asyncio
 import pytest
 from sqlalchemy import event, func, select
 
-from bot import relay as relay_module
 from bot.codec import inbound_from_dict, inbound_to_dict
 from bot.core import Core
 from bot.model import InboundMessage, Where
 from bot.ports import UnitOfWork
-from bot.relay import Relay
+from bot.relay import Relay, intake
+from bot.relay import worker as inbox_worker
 from storage.db import Database
 from storage.tables import BlockerRow, InboxRow
 from tests.conftest import NOW, TEAM, RecordingSender
@@ -127,10 +127,10 @@ async def test_events_arriving_back_to_back_do_not_starve_the_worker(
     """Senders that always have an event waiting to be stored keep one batch after another
     in hand: the worker still gets its turn at the database, even at SQLite's single
     connection, which the next batch would otherwise always take first."""
-    monkeypatch.setattr(relay_module, "ACK_FIRST_SECONDS", 0.05)  # stand aside 50 ms at most
+    monkeypatch.setattr(inbox_worker, "ACK_FIRST_SECONDS", 0.05)  # stand aside 50 ms at most
     # Small batches, so that while one is committed the next is already waiting (under
     # load, requests keep coming in during every commit).
-    monkeypatch.setattr(relay_module, "INBOX_BATCH", 5)
+    monkeypatch.setattr(intake, "INBOX_BATCH", 5)
     core = Counting()
     relay = Relay(db.uow, core, {})
     stop = asyncio.Event()
