@@ -40,7 +40,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970, ASCII digits only
 
 
 @dataclass
-class Slack:
+class SlackPlatform:
     app: AsyncApp
     sender: SlackSender
     settings: Settings
@@ -122,7 +122,7 @@ def _same_client(client: AsyncWebClient) -> Callable[[str], Awaitable[AsyncWebCl
     return client_for
 
 
-def build_slack(settings: Settings, relay: Relay, engine: AsyncEngine) -> Slack:
+def build_slack(settings: Settings, relay: Relay, engine: AsyncEngine) -> SlackPlatform:
     check(settings)
     client = web_client(settings, settings.slack_bot_token)
     kwargs: dict[str, Any] = dict(
@@ -131,7 +131,7 @@ def build_slack(settings: Settings, relay: Relay, engine: AsyncEngine) -> Slack:
         client=client,
         process_before_response=True,
         # The HTTP route checks every signature before Bolt sees the request (more strictly
-        # than Bolt, see Slack.mount); Socket Mode has none to check.
+        # than Bolt, see SlackPlatform.mount); Socket Mode has none to check.
         request_verification_enabled=False,
     )
     installs = oauth.installations(settings, engine)
@@ -143,4 +143,4 @@ def build_slack(settings: Settings, relay: Relay, engine: AsyncEngine) -> Slack:
     app = AsyncApp(**kwargs)
     directory = Directory(relay)
     register(app, relay, directory)
-    return Slack(app, SlackSender(client_for), settings, directory, installs)
+    return SlackPlatform(app, SlackSender(client_for), settings, directory, installs)

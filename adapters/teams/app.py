@@ -94,7 +94,7 @@ def _invoke_error(status: int, message: str) -> InvokeResponse:
         "value": {"code": "BadRequest", "message": message}})
 
 
-class TeamsBot(TeamsActivityHandler):
+class TeamsHandler(TeamsActivityHandler):
     """Routes each activity: remember how to reach its conversation and sender, translate it,
     store it in the inbox. Raises translate.BadActivity for the HTTP handler to answer 400."""
 
@@ -208,9 +208,9 @@ class TeamsBot(TeamsActivityHandler):
 
 
 @dataclass
-class Teams:
+class TeamsPlatform:
     adapter: CloudAdapter
-    handler: TeamsBot
+    handler: TeamsHandler
     sender: TeamsSender
     settings: Settings
     options: TeamsOptions
@@ -302,7 +302,7 @@ class Teams:
 
 def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | None = None,
                 env: Mapping[str, str] | None = None,
-                credentials_factory: ServiceClientCredentialsFactory | None = None) -> Teams:
+                credentials_factory: ServiceClientCredentialsFactory | None = None) -> TeamsPlatform:
     """The Teams platform: mount() its route, put `sender` in bot.senders, start() it.
 
     `host` is the address the server binds (default settings.host): emulator mode refuses
@@ -317,5 +317,5 @@ def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | N
         config, credentials_factory=factory))
     refs = References(ConversationStore(db))
     sender = TeamsSender(adapter, refs, config.APP_ID, relay.uow_factory)
-    return Teams(adapter, TeamsBot(relay, refs), sender, settings,
+    return TeamsPlatform(adapter, TeamsHandler(relay, refs), sender, settings,
                  read_options(os.environ if env is None else env, settings))
