@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import InboundMessage, Team
 from bot.relay import Relay
+from bot.usecases import people
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +43,6 @@ class Directory:
         except Exception as exc:  # a missing scope or an outage: the team zone is the fallback
             log.info("slack: users.info failed for a member: %s", exc)
             return
-        tz, name = info.get("tz"), info.get("real_name") or info.get("name")
-        if not tz and not name:
-            return
-        async with self.relay.uow_factory() as uow:
-            await uow.tenants.ensure(team)
-            await uow.members.ensure(team, user, name=name, tz=tz)
-            await uow.commit()
+        name, tz = info.get("real_name") or info.get("name"), info.get("tz")
+        await self.relay.perform(partial(people.learn_profile, team=team, user=user, name=name,
+                                         tz=tz))

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from adapters.teams.sender import TeamsSender
 from bot.model import InboundMessage, Outgoing, Team
 from bot.ports import reply_place
 from bot.relay import Relay
+from bot.usecases import people
 from storage.conversations import ConversationStore
 from storage.db import Database
 
@@ -316,6 +318,10 @@ def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | N
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
         config, credentials_factory=factory))
     refs = References(ConversationStore(db))
-    sender = TeamsSender(adapter, refs, config.APP_ID, relay.uow_factory)
+
+    async def display_names(team: Team, users: Sequence[str]) -> Mapping[str, str]:
+        return await relay.perform(partial(people.display_names, team=team, users=users))
+
+    sender = TeamsSender(adapter, refs, config.APP_ID, display_names)
     return TeamsPlatform(adapter, TeamsHandler(relay, refs), sender, settings,
                  read_options(os.environ if env is None else env, settings))
