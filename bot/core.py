@@ -83,14 +83,15 @@ class Turn:
 
     async def reply(self, text: str, *, sections: tuple[Section, ...] = (),
                     actions: tuple[Action, ...] = (), private: bool = False,
-                    key: str | None = None, where: Where | None = None) -> None:
+                    key: str | None = None, where: Where | None = None,
+                    surface: str = "message") -> None:
         """Answer in place: visibly, or only to the sender when `private`."""
         place = where or reply_place(self.msg)
         shared = not self.msg.direct
         await self.say(Outgoing(
             where=place, text=text, sections=sections, actions=actions, key=key,
             private_to=self.user if private and shared else None,
-            reply_to=self.user if shared and not private else None,
+            reply_to=self.user if shared and not private else None, surface=surface,
         ))
 
     async def tell(self, user: str, text: str, *, sections: tuple[Section, ...] = (),
@@ -507,7 +508,7 @@ async def cmd_request(core: Core, turn: Turn, args: str) -> None:
     title = clean(form.get("title", "")) or args.split("\n", 1)[0].strip()
     if not title:
         await turn.reply(f"What would you like? Usage: {turn.usage('request <short title>')}",
-                         private=True)
+                         private=True, surface="request-form")
         return
     if len(title) > MAX_TITLE:
         await turn.reply(f"Please keep the title under {MAX_TITLE} characters; the details come "

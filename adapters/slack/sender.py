@@ -85,7 +85,7 @@ class SlackSender(Sender):
             error = response.get("error") if hasattr(response, "get") else None
             person = message.private_to or message.reply_to
             if error in _NOT_THERE_ERRORS and person and not message.to_user \
-                    and message.surface == "message":
+                    and message.surface != "home":
                 # Slash commands and shortcuts work in channels the bot was never invited to;
                 # the answer then goes to the person, with how to invite the bot.
                 log.info("slack: cannot post in %s (%s); answering 1:1",

@@ -36,8 +36,7 @@ from adapters.teams import cards, translate
 from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, is_loopback, read_options
 from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
-from bot.model import InboundMessage, Outgoing, Team
-from bot.ports import reply_place
+from bot.model import Team
 from bot.relay import Relay
 from bot.usecases import people
 from storage.conversations import ConversationStore
@@ -122,11 +121,6 @@ class TeamsHandler(TeamsActivityHandler):
         msg = translate.message(raw, tenant, people)
         if msg is None:
             return
-        if translate.wants_request_form(msg):
-            await self._answer_here(msg, Outgoing(
-                where=reply_place(msg), text="New request: tell me what you need.",
-                surface=cards.REQUEST_FORM))
-            return
         await self.relay.receive(msg)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
@@ -195,18 +189,6 @@ class TeamsHandler(TeamsActivityHandler):
             await self.refs.person(team, found, place_of(raw))
             people[account] = translate.user_id(found)
         return people
-
-    async def _answer_here(self, msg: InboundMessage, out: Outgoing) -> None:
-        """An event the adapter answers itself (the request form card): it is kept in the inbox as
-        handled, so a resend is a duplicate, and the answer leaves through the outbox."""
-        async with self.relay.uow_factory() as uow:
-            inbox_id = await uow.inbox.add(msg)
-            if inbox_id is None:
-                return
-            await uow.inbox.claim(inbox_id)
-            await uow.outbox.add(out)
-            await uow.commit()
-        self.relay.wake()
 
 
 @dataclass

@@ -124,9 +124,10 @@ class TeamsSender(Sender):
         user = message.to_user or (message.private_to if message.surface == "home" else None)
         if user:
             return await self._to_user(team, user, message)
-        if message.private_to:
+        if message.private_to and message.surface != cards.REQUEST_FORM:
             # Teams has no messages only one person in a chat sees: their 1:1 chat is the private
-            # place. Someone the bot has no 1:1 chat with gets the answer where they asked.
+            # place. Someone the bot has no 1:1 chat with gets the answer where they asked. (The
+            # request form is shown where it was asked for: it files the request there.)
             record = await self.refs.user(team, message.private_to)
             personal = record.get("conversation") if record else None
             if personal and personal.get("id") != message.where.channel:
@@ -162,7 +163,7 @@ class TeamsSender(Sender):
 
     async def render(self, team: Team, message: Outgoing) -> Activity:
         if message.surface == cards.REQUEST_FORM:
-            return message_activity(cards.request_form(), message.text)
+            return message_activity(cards.request_form(), cards.REQUEST_FORM_SUMMARY)
         names = await self.names(team, cards.mentioned_users(message))
         return message_activity(cards.card_for(message, names), cards.summary(message, names))
 
