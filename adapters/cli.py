@@ -8,8 +8,8 @@ import contextlib
 import logging
 import signal
 import sys
-from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,10 +20,11 @@ from adapters.llm.eval import add_arguments as add_eval_arguments
 from adapters.llm.eval import eval_command
 from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, freeze_startup_heap, serving
-from bot.digest import PERIODS, build_digest, digest_message, render_text
-from bot.model import SCHEDULE_KINDS, Role, Schedule, Team, Where
+from bot.digest import PERIODS, build_digest, render_text
+from bot.model import SCHEDULE_KINDS, Role, Schedule, Team
 from bot.relay import utcnow
-from bot.scheduling import effective_schedules
+from bot.usecases import admin
+from bot.usecases.overview import send_digest
 from storage.db import Database
 from storage.migrate import current, upgrade
 
@@ -80,23 +81,16 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
     team = Team.parse(args.team) if args.team else TEAM
     now = utcnow()
     async with open_app(settings) as app:
-        async with app.relay.uow_factory() as uow:
-            digest = await build_digest(uow, team, args.period, now)
-            if args.send:
-                producers = [m.user for m in await uow.members.list(team)
-                             if m.role == Role.PRODUCER]
-                if not producers and not args.channel:
-                    print("producer-bot: this team has no producer; give --channel to send "
-                          "the digest to a channel", file=sys.stderr)
-                    return 2
-                message = digest_message(digest, Where(team.platform, team.tenant,
-                                                       args.channel or ""))
-                for to_user in [None] if args.channel else producers:
-                    await uow.outbox.add(replace(message, to_user=to_user))
-                await uow.commit()
         if not args.send:
+            digest = await app.relay.perform(partial(build_digest, team=team, period=args.period,
+                                                     now=now))
             print(render_text(digest).replace("*", ""))
             return 0
+        if not await app.relay.perform(partial(send_digest, team=team, period=args.period,
+                                               now=now, channel=args.channel)):
+            print("producer-bot: this team has no producer; give --channel to send "
+                  "the digest to a channel", file=sys.stderr)
+            return 2
         if team.platform == "console":
             app.relay.senders["console"] = ConsoleSender(print)
         build_platforms(app)
@@ -108,7 +102,7 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
 
 async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> int:
     cron = ApsCron()
-    async with open_app(settings) as app, app.relay.uow_factory() as uow:
+    async with open_app(settings) as app:
         if args.action == "set":
             team = Team.parse(args.team)
             problem = cron.check(args.cron)
@@ -121,26 +115,23 @@ async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> i
                 print(f"producer-bot: --tz {args.tz!r} is not a time zone (try Europe/Berlin)",
                       file=sys.stderr)
                 return 2
-            await uow.tenants.ensure(team)
-            await uow.schedules.put(Schedule(team, args.kind, args.cron, args.tz,
-                                             args.channel or None, not args.off))
-            await uow.commit()
-            teams = [await uow.tenants.get(team)]
+            schedule = Schedule(team, args.kind, args.cron, args.tz, args.channel or None,
+                                not args.off)
+            teams = [await app.relay.perform(partial(admin.set_schedule, schedule=schedule))]
         else:
-            teams = ([await uow.tenants.get(Team.parse(args.team))] if args.team
-                     else await uow.tenants.all())
-        now = utcnow()
-        for settings_ in teams:
-            schedules = effective_schedules(settings_.team, await uow.schedules.list(settings_.team))
-            print(f"{settings_.team} (zone {settings_.timezone})")
-            for kind, s in schedules.items():
-                zone = s.tz or settings_.timezone
-                upcoming = cron.fire_times(s.cron, zone, now, now + timedelta(days=8))
-                nxt = upcoming[0].strftime("%a %Y-%m-%d %H:%M %Z") if upcoming and s.enabled else "-"
-                where = s.channel or ("each member, 1:1" if kind == "standup" else "producers, 1:1")
-                state = "on " if s.enabled else "off"
-                print(f"  {kind:16} {state} {s.cron:18} {s.tz or '(default zone)':18} "
-                      f"next {nxt:26} to {where}")
+            teams = await app.relay.perform(partial(
+                admin.team_schedules, team=Team.parse(args.team) if args.team else None))
+    now = utcnow()
+    for shown in teams:
+        print(f"{shown.settings.team} (zone {shown.settings.timezone})")
+        for kind, s in shown.schedules.items():
+            zone = s.tz or shown.settings.timezone
+            upcoming = cron.fire_times(s.cron, zone, now, now + timedelta(days=8))
+            nxt = upcoming[0].strftime("%a %Y-%m-%d %H:%M %Z") if upcoming and s.enabled else "-"
+            where = s.channel or ("each member, 1:1" if kind == "standup" else "producers, 1:1")
+            state = "on " if s.enabled else "off"
+            print(f"  {kind:16} {state} {s.cron:18} {s.tz or '(default zone)':18} "
+                  f"next {nxt:26} to {where}")
     return 0
 
 

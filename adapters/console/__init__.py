@@ -12,11 +12,13 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TextIO
 
 from bot.model import InboundMessage, Outgoing, Role, Team, Where
 from bot.ports import Sender, Sent
 from bot.relay import Relay
+from bot.usecases import people
 
 PLATFORM = "console"
 TEAM = Team(PLATFORM, "local")
@@ -92,19 +94,11 @@ class Console:
         print(text, file=self.out, flush=True)
 
     async def set_role(self, user: str, role: Role | None) -> None:
-        """The console is a local admin tool: it may set roles directly. With no role given,
-        the first person in a team without a producer becomes its producer, so the demo works."""
-        async with self.relay.uow_factory() as uow:
-            await uow.tenants.ensure(TEAM)
-            await uow.members.ensure(TEAM, user, name=user)
-            if role is None:
-                members = await uow.members.list(TEAM)
-                if not any(m.role == Role.PRODUCER for m in members):
-                    role = Role.PRODUCER
-                    self.write(f"(@{user} is this team's producer: nobody else was yet)")
-            if role is not None:
-                await uow.members.set_role(TEAM, user, role)
-            await uow.commit()
+        """Play `user`, in `role` if one is given (people.play_as: the first person in a team
+        without a producer becomes its producer)."""
+        given = await self.relay.perform(partial(people.play_as, team=TEAM, user=user, role=role))
+        if role is None and given == Role.PRODUCER:
+            self.write(f"(@{user} is this team's producer: nobody else was yet)")
 
     async def meta(self, line: str) -> bool:
         """Handle a `:` line; False to stop."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,9 +36,9 @@ from adapters.teams import cards, translate
 from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, is_loopback, read_options
 from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
-from bot.model import InboundMessage, Outgoing, Team
-from bot.ports import reply_place
+from bot.model import Team
 from bot.relay import Relay
+from bot.usecases import people
 from storage.conversations import ConversationStore
 from storage.db import Database
 
@@ -94,7 +95,7 @@ def _invoke_error(status: int, message: str) -> InvokeResponse:
         "value": {"code": "BadRequest", "message": message}})
 
 
-class TeamsBot(TeamsActivityHandler):
+class TeamsHandler(TeamsActivityHandler):
     """Routes each activity: remember how to reach its conversation and sender, translate it,
     store it in the inbox. Raises translate.BadActivity for the HTTP handler to answer 400."""
 
@@ -119,11 +120,6 @@ class TeamsBot(TeamsActivityHandler):
         people = await self._resolve_mentions(turn_context, team, raw)
         msg = translate.message(raw, tenant, people)
         if msg is None:
-            return
-        if translate.wants_request_form(msg):
-            await self._answer_here(msg, Outgoing(
-                where=reply_place(msg), text="New request: tell me what you need.",
-                surface=cards.REQUEST_FORM))
             return
         await self.relay.receive(msg)
 
@@ -194,23 +190,11 @@ class TeamsBot(TeamsActivityHandler):
             people[account] = translate.user_id(found)
         return people
 
-    async def _answer_here(self, msg: InboundMessage, out: Outgoing) -> None:
-        """An event the adapter answers itself (the request form card): it is kept in the inbox as
-        handled, so a resend is a duplicate, and the answer leaves through the outbox."""
-        async with self.relay.uow_factory() as uow:
-            inbox_id = await uow.inbox.add(msg)
-            if inbox_id is None:
-                return
-            await uow.inbox.claim(inbox_id)
-            await uow.outbox.add(out)
-            await uow.commit()
-        self.relay.wake()
-
 
 @dataclass
-class Teams:
+class TeamsPlatform:
     adapter: CloudAdapter
-    handler: TeamsBot
+    handler: TeamsHandler
     sender: TeamsSender
     settings: Settings
     options: TeamsOptions
@@ -302,7 +286,7 @@ class Teams:
 
 def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | None = None,
                 env: Mapping[str, str] | None = None,
-                credentials_factory: ServiceClientCredentialsFactory | None = None) -> Teams:
+                credentials_factory: ServiceClientCredentialsFactory | None = None) -> TeamsPlatform:
     """The Teams platform: mount() its route, put `sender` in bot.senders, start() it.
 
     `host` is the address the server binds (default settings.host): emulator mode refuses
@@ -316,6 +300,10 @@ def build_teams(settings: Settings, relay: Relay, db: Database, *, host: str | N
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(
         config, credentials_factory=factory))
     refs = References(ConversationStore(db))
-    sender = TeamsSender(adapter, refs, config.APP_ID, relay.uow_factory)
-    return Teams(adapter, TeamsBot(relay, refs), sender, settings,
+
+    async def display_names(team: Team, users: Sequence[str]) -> Mapping[str, str]:
+        return await relay.perform(partial(people.display_names, team=team, users=users))
+
+    sender = TeamsSender(adapter, refs, config.APP_ID, display_names)
+    return TeamsPlatform(adapter, TeamsHandler(relay, refs), sender, settings,
                  read_options(os.environ if env is None else env, settings))

@@ -29,7 +29,9 @@ MAX_TEXT_BLOCK = 4000
 MAX_SUMMARY = 300
 MAX_ACTIONS = 6  # what Teams shows in a card's action bar
 MAX_BUTTONS = 25
-REQUEST_FORM = "teams:request-form"  # an Outgoing.surface only this adapter produces
+# The core's answer to `request` with no title; Teams shows the form that files one instead.
+REQUEST_FORM = "request-form"
+REQUEST_FORM_SUMMARY = "New request: tell me what you need."
 VERB = "command"
 
 _MENTION = re.compile(r"<@([^>\s]{1,128})>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import email.utils
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +30,13 @@ from adapters.teams import cards
 from adapters.teams.refs import References
 from adapters.teams.translate import CardThread, split_conversation
 from bot.model import Outgoing, Team
-from bot.ports import RetryLater, Sender, Sent, Undeliverable, UnitOfWork
+from bot.ports import RetryLater, Sender, Sent, Undeliverable
+from bot.usecases import people
 
 log = logging.getLogger(__name__)
 
-MAX_NAMED = 50  # people whose names one message looks up
+# The names people last gave the bot (people.display_names, through the relay).
+DisplayNames = Callable[[Team, Sequence[str]], Awaitable[Mapping[str, str]]]
 
 
 class TransientError(Exception):
@@ -105,11 +107,11 @@ class TeamsSender(Sender):
     pace, burst = 0.5, 7
 
     def __init__(self, adapter: CloudAdapter, refs: References, app_id: str,
-                 uow_factory: Callable[[], UnitOfWork]) -> None:
+                 display_names: DisplayNames) -> None:
         self.adapter = adapter
         self.refs = refs
         self.app_id = app_id
-        self.uow_factory = uow_factory
+        self.display_names = display_names
 
     async def send(self, message: Outgoing) -> Sent:
         try:
@@ -122,9 +124,10 @@ class TeamsSender(Sender):
         user = message.to_user or (message.private_to if message.surface == "home" else None)
         if user:
             return await self._to_user(team, user, message)
-        if message.private_to:
+        if message.private_to and message.surface != cards.REQUEST_FORM:
             # Teams has no messages only one person in a chat sees: their 1:1 chat is the private
-            # place. Someone the bot has no 1:1 chat with gets the answer where they asked.
+            # place. Someone the bot has no 1:1 chat with gets the answer where they asked. (The
+            # request form is shown where it was asked for: it files the request there.)
             record = await self.refs.user(team, message.private_to)
             personal = record.get("conversation") if record else None
             if personal and personal.get("id") != message.where.channel:
@@ -146,15 +149,10 @@ class TeamsSender(Sender):
     async def names(self, team: Team, users: set[str]) -> dict[str, str]:
         """Display names for the people a message mentions: as they last told us, else as the
         mentions that introduced them did."""
-        found: dict[str, str] = {}
-        wanted = sorted(users)[:MAX_NAMED]
+        wanted = sorted(users)[:people.MAX_NAMED]
         if not wanted:
-            return found
-        async with self.uow_factory() as uow:
-            for user in wanted:
-                member = await uow.members.get(team, user)
-                if member is not None and member.name:
-                    found[user] = member.name
+            return {}
+        found = dict(await self.display_names(team, wanted))
         for user in wanted:
             if user not in found:
                 record = await self.refs.user(team, user)
@@ -165,7 +163,7 @@ class TeamsSender(Sender):
 
     async def render(self, team: Team, message: Outgoing) -> Activity:
         if message.surface == cards.REQUEST_FORM:
-            return message_activity(cards.request_form(), message.text)
+            return message_activity(cards.request_form(), cards.REQUEST_FORM_SUMMARY)
         names = await self.names(team, cards.mentioned_users(message))
         return message_activity(cards.card_for(message, names), cards.summary(message, names))
 

@@ -187,6 +187,15 @@ def _home_thread(src: Source) -> str | None:
     return None
 
 
+def _received(src: Source, thread: str | None, text: str, **fields: Any) -> InboundMessage:
+    """The InboundMessage of what `src` sent, timed at receipt, not at the activity's timestamp:
+    the token does not sign the body."""
+    return InboundMessage(
+        where=Where(PLATFORM, src.tenant, src.channel, thread), user=src.user, text=text,
+        event_id=event_id(src.channel, src.activity_id), at=datetime.now(UTC),
+        message_id=src.activity_id, direct=src.direct, user_name=src.user_name, **fields)
+
+
 def from_the_bot(activity: Mapping[str, Any]) -> bool:
     sender, bot = as_dict(activity.get("from")), as_dict(activity.get("recipient"))
     return bool(sender.get("id")) and sender.get("id") == bot.get("id")
@@ -214,19 +223,8 @@ def message(activity: Mapping[str, Any], tenant: str,
     thread = _home_thread(src)
     if src.kind == "channel" and thread == src.activity_id:
         thread = None  # a new post: the answer starts its reply chain
-    return InboundMessage(
-        where=Where(PLATFORM, tenant, src.channel, thread),
-        user=src.user,
-        text=text,
-        event_id=event_id(src.channel, src.activity_id),
-        # Receipt time, not the activity's timestamp: the token does not sign the body.
-        at=datetime.now(UTC),
-        message_id=src.activity_id,
-        direct=src.direct,
-        addressed=addressed,
-        user_name=src.user_name,
-        user_tz=_timezone(activity.get("localTimezone")),
-    )
+    return _received(src, thread, text, addressed=addressed,
+                     user_tz=_timezone(activity.get("localTimezone")))
 
 
 def wants_request_form(msg: InboundMessage) -> bool:
@@ -297,18 +295,7 @@ def card_action(activity: Mapping[str, Any], tenant: str) -> InboundMessage:
     card = _opt_str(activity.get("replyToId"), MAX_ACTIVITY_ID)
     home = _home_thread(src)
     thread = CardThread(card, src.root, text.split("\n")[0][:80]).encode() if card else home
-    return InboundMessage(
-        where=Where(PLATFORM, tenant, src.channel, thread),
-        user=src.user,
-        text=text,
-        event_id=event_id(src.channel, src.activity_id),
-        at=datetime.now(UTC),
-        message_id=src.activity_id,
-        direct=src.direct,
-        addressed=True,
-        kind="click",
-        user_name=src.user_name,
-    )
+    return _received(src, thread, text, addressed=True, kind="click")
 
 
 def _request_form(src: Source, data: Mapping[str, Any]) -> InboundMessage:
@@ -325,19 +312,7 @@ def _request_form(src: Source, data: Mapping[str, Any]) -> InboundMessage:
         raise BadActivity("A request needs a short title.")
     if "problem" not in form:
         raise BadActivity("Please say what problem this solves: it is the one question a request needs.")
-    return InboundMessage(
-        where=Where(PLATFORM, src.tenant, src.channel, _home_thread(src)),
-        user=src.user,
-        text="",
-        event_id=event_id(src.channel, src.activity_id),
-        at=datetime.now(UTC),
-        command="request",
-        message_id=src.activity_id,
-        direct=src.direct,
-        addressed=True,
-        user_name=src.user_name,
-        form=form,
-    )
+    return _received(src, _home_thread(src), "", command="request", addressed=True, form=form)
 
 
 # ---- installation --------------------------------------------------------------------------------

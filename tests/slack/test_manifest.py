@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from adapters.slack.app import SCOPES, SLASH_COMMANDS
+from adapters.slack.commands import SLASH_COMMANDS
+from adapters.slack.oauth import SCOPES
 
 MANIFEST = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text())
 

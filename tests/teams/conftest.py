@@ -40,7 +40,7 @@ from sqlalchemy import select
 from adapters.compose import App, open_app
 from adapters.config import Settings
 from adapters.server import make_web_app
-from adapters.teams.app import ROUTE, Teams, build_teams
+from adapters.teams.app import ROUTE, TeamsPlatform, build_teams
 from bot.model import Role, Team
 from storage.tables import InboxRow, OutboxRow
 from tests.teams.activities import TENANT, Activities
@@ -228,7 +228,7 @@ class StaticTokenFactory(PasswordServiceClientCredentialFactory):
 @dataclass
 class Stack:
     app: App
-    teams: Teams
+    teams: TeamsPlatform
     connector: FakeConnector
     client: TestClient
     acts: Activities
@@ -284,7 +284,7 @@ StackFactory = Callable[..., Awaitable[Stack]]
 
 @pytest.fixture
 async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[StackFactory]:
-    opened: list[tuple[Any, TestClient, Teams]] = []
+    opened: list[tuple[Any, TestClient, TeamsPlatform]] = []
 
     async def make(*, env: dict[str, str] | None = None, credentials_factory: Any = None,
                    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,

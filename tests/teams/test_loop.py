@@ -177,6 +177,15 @@ async def test_request_form_card_fills_discovery_in_one_go(stack: Stack) -> None
     assert request.state.value == "ready-for-review" and request.answers["who"] == "finance"
 
 
+async def test_the_request_form_is_shown_where_it_was_asked_for(stack: Stack) -> None:
+    await setup_team(stack)  # Sam has a 1:1 chat with the bot, but asks in the group chat
+    asked = stack.acts.group(SAM, "request")
+    form = only(await stack.say(asked))
+    assert form.conversation == GROUP and form.body["summary"] == "New request: tell me what you need."
+    assert [e.get("id") for e in form.cards[0]["body"] if e["type"] == "Input.Text"][0] == "title"
+    assert await stack.say(asked) == []  # Teams resending the activity: no second form
+
+
 async def test_group_chat_discovery_continues_per_person(stack: Stack) -> None:
     await setup_team(stack)
     acts = stack.acts
