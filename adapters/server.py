@@ -45,8 +45,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 # Objects allocated (net) before the youngest generation is collected; Python's default is 700,
-# which a few requests exceed. Fewer, larger collections: the GC's share of a busy server fell
-# from about 6% to 3.5% in bench/ack.py, each young collection pausing a few milliseconds.
+# which a few requests exceed. Fewer, larger collections cost a busy server less in all (the
+# measurement: bench/RESULTS.md, "Why the code is shaped this way").
 YOUNG_GENERATION = 10_000
 
 

@@ -66,7 +66,16 @@ class InboundMessage:
     user_name: str | None = None
     user_tz: str | None = None  # IANA zone, when the platform told us
     form: dict[str, str] | None = None  # fields of a submitted form (a modal, a form card)
-    kind: str = "message"  # "message", or "click": a button's command, not something typed
+    # "message"; "click": a button's command, not something typed; "edit": `message_id` was
+    # edited to read `text`; "delete": `message_id` was deleted
+    kind: str = "message"
+    # Said where not everyone in the team can read it (a private channel, a group DM, a Teams
+    # group chat or private channel): what it opens is shown in full only to producers 1:1
+    # and to the person who said it.
+    private: bool = False
+    # The sender belongs to another organisation (a Slack Connect channel): they may report and
+    # request, but never hold a role or see the whole team's lists.
+    outsider: bool = False
 
 
 class Role(StrEnum):
@@ -344,7 +353,9 @@ class Outgoing:
     private_to: str | None = None  # visible only to this user, inside `where` (ephemeral)
     to_user: str | None = None  # deliver as a 1:1 message to this user; where.channel is ignored
     key: str | None = None  # e.g. "request:7": the sent message's id is remembered under it
-    surface: str = "message"  # "message", or "home": the user's own overview (Slack's Home tab)
+    # "message"; "home": the user's own overview (Slack's Home tab); "request-form": the
+    # answer to a bare `request`, shown as the request form where a platform has one
+    surface: str = "message"
     thread_key: str | None = None  # reply in the thread of the message sent under this key
     delivery_id: str | None = None  # set by the dispatcher: lets a sender recognise a resend
     # The person this answers, in a shared place: where the bot may not post (it was never

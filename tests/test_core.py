@@ -389,3 +389,12 @@ async def test_home_shows_my_items_and_producers_see_what_waits(chat: Harness) -
 
 def flatten_titles(out):  # type: ignore[no-untyped-def]
     return [s.title for s in out.sections]
+
+
+async def test_a_bare_request_answers_with_the_request_form(chat: Harness) -> None:
+    """Platforms with forms show the discovery form for it (Teams: a card); others the hint."""
+    for text in ("request", "/request"):
+        (form,) = await chat.say("sam", text)
+        assert form.surface == "request-form" and "What would you like?" in form.text
+    (filed, *_) = await chat.say("sam", "request CSV")
+    assert filed.surface == "message"

@@ -227,13 +227,6 @@ def message(activity: Mapping[str, Any], tenant: str,
                      user_tz=_timezone(activity.get("localTimezone")))
 
 
-def wants_request_form(msg: InboundMessage) -> bool:
-    """`request` with no title, said to the bot: Teams shows a form card instead of a usage hint."""
-    words = msg.text.split()
-    return (msg.direct or msg.addressed) and len(words) == 1 \
-        and words[0].lower().lstrip("/") == "request"
-
-
 # ---- card clicks -------------------------------------------------------------------------------
 
 

@@ -83,15 +83,6 @@ def test_malformed_parts_raise(field: str, value: object) -> None:
         translate.message(raw, TENANT)
 
 
-def test_wants_request_form() -> None:
-    for text, wanted in (("request", True), ("/request", True), ("request CSV", False),
-                         ("requests", False)):
-        msg = translate.message(ACTS.personal(ERIN, text), TENANT)
-        assert msg is not None and translate.wants_request_form(msg) is wanted
-    msg = translate.message(ACTS.channel(ERIN, "request", mention=False), TENANT)
-    assert msg is not None and not translate.wants_request_form(msg)
-
-
 def test_a_click_remembers_the_card_to_replace() -> None:
     raw = load("card_execute")
     msg = translate.card_action(raw, TENANT)
