@@ -16,7 +16,7 @@ from bot.model import InboundMessage
 from bot.ports import Cron, UnitOfWork
 from bot.text import MAX_TEXT, clean, one_line
 from bot.turn import Command, Spelling, Turn
-from bot.usecases import COMMANDS, blockers, chatter, discovery, overview, standups
+from bot.usecases import COMMANDS, blockers, chatter, corrections, discovery, overview, standups
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,18 @@ class Core:
         relay passes answers it prepared before opening the unit of work)."""
         team = msg.where.team
         await uow.tenants.ensure(team)
-        member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz)
+        member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz,
+                                          outsider=msg.outsider)
         text = clean(msg.text)
         words = text.split(None, 1)
         explicit = bool(msg.command) or text.startswith("/")
         turn = Turn(msg, uow, member, text, slash=bool(msg.command),
                     assistant=assistant or self.assistant, cron=self.cron,
                     commands=self.table, spellings=self.spellings)
+
+        if msg.kind in ("edit", "delete"):
+            await corrections.handle(turn)
+            return
 
         if len(msg.text) > MAX_TEXT:
             # In a busy channel an overlong message that isn't for the bot is none of its

@@ -20,7 +20,7 @@ from bot.model import (
 )
 from bot.ports import UnitOfWork
 from bot.text import age, mention
-from bot.views import blocker_line, request_line
+from bot.views import blocker_line, plural, request_line
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 
@@ -66,13 +66,17 @@ class Digest:
     new_requests: int
     new_blockers: int
     standups: Participation
+    # Open items said in private places, not shown to this digest's readers (only counted).
+    private_blockers: int = 0
+    private_requests: int = 0
 
     @property
     def quiet(self) -> bool:
         """Nothing open and nothing happened: the digest is one line, not an empty report."""
         return not (
             self.open_blockers or self.resolved_blockers or self.requests_by_state
-            or self.solved or self.standups.answered
+            or self.solved or self.standups.answered or self.private_blockers
+            or self.private_requests
         )
 
     @property
@@ -103,13 +107,23 @@ def _request_line(r: Request, now: datetime) -> RequestLine:
                        age(r.created_at, now))
 
 
-async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime) -> Digest:
-    """A fixed number of queries whatever the team's size."""
+async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *,
+                       viewer: str | None = None, everything: bool = True) -> Digest:
+    """A fixed number of queries whatever the team's size.
+
+    Who reads it decides what it shows: `everything` (a producer 1:1, the operator's command
+    line) or, in a shared place (`viewer` None) or to anyone else, only what was said where
+    everyone in the team could read it, plus the viewer's own; the rest is counted, not shown."""
     start = now - PERIODS[period]
-    open_blockers = await uow.blockers.open(team)
-    resolved = await uow.blockers.resolved_between(team, start, now)
-    open_requests = await uow.requests.list(team, states=OPEN_REQUEST_STATES)
-    closed = await uow.requests.changed_between(team, start, now)
+    everything_blockers = await uow.blockers.open(team)
+    everything_resolved = await uow.blockers.resolved_between(team, start, now)
+    everything_open = await uow.requests.list(team, states=OPEN_REQUEST_STATES)
+    everything_closed = await uow.requests.changed_between(team, start, now)
+    open_blockers = [b for b in everything_blockers if b.shown_to(viewer, everything)]
+    resolved = [b for b in everything_resolved if b.shown_to(viewer, everything)]
+    open_requests = [r for r in everything_open if r.shown_to(viewer, everything)]
+    closed = [r for r in everything_closed if r.shown_to(viewer, everything)]
+    hidden = (len(everything_blockers) - len(open_blockers), len(everything_open) - len(open_requests))
     answers = await uow.standups.between(team, start, now)
     members = await uow.members.list(team)
 
@@ -140,6 +154,8 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime) 
         new_requests=new_requests,
         new_blockers=new_blockers,
         standups=Participation(tuple(answered), tuple(u for u in expected if u not in answered)),
+        private_blockers=hidden[0],
+        private_requests=hidden[1],
     )
 
 
@@ -195,6 +211,12 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
         if s.missing:
             line += " (not yet: " + ", ".join(mention(u) for u in s.missing) + ")"
         sections.append(Section(line, title="Standups"))
+    if d.private_blockers or d.private_requests:
+        counted = [plural(n, what) for n, what in ((d.private_blockers, "open blocker"),
+                                                   (d.private_requests, "open request")) if n]
+        sections.append(Section(
+            f"{' and '.join(counted)} from private conversations. Producers see them in their "
+            "own digest (`digest` in a 1:1 chat with me).", title="Not shown here"))
     return tuple(sections)
 
 

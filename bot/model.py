@@ -118,6 +118,7 @@ class Member:
     name: str | None = None
     tz: str | None = None
     away_until: datetime | None = None
+    outsider: bool = False  # from another organisation (Slack Connect): never a role
 
     @property
     def label(self) -> str:
@@ -141,6 +142,8 @@ class Blocker:
     resolved_by: str | None = None
     resolution: str | None = None
     escalated_at: datetime | None = None
+    private: bool = False  # said where not everyone in the team can read it (InboundMessage)
+    message_id: str | None = None  # the platform's id of the message that opened it
 
     @property
     def owner(self) -> str:
@@ -150,6 +153,11 @@ class Blocker:
     @property
     def is_open(self) -> bool:
         return self.status == BlockerStatus.OPEN
+
+    def shown_to(self, viewer: str | None, everything: bool) -> bool:
+        """May it appear, in full, where `viewer` reads (None: a shared place)? `everything`:
+        a producer reading 1:1."""
+        return not self.private or everything or (viewer is not None and viewer == self.reporter)
 
     def close(self, status: BlockerStatus, by: str, at: datetime, note: str | None = None) -> None:
         """Resolve or dismiss: only an open blocker closes, and only once."""
@@ -203,6 +211,10 @@ class Request:
     outcome_at: datetime | None = None
     outcome_note: str | None = None
     updated_at: datetime | None = None
+    private: bool = False  # filed where not everyone in the team can read it (InboundMessage)
+    # The platform's id of the message that gave each discovery answer (field -> message id), so
+    # that an edit of that message corrects the answer.
+    answer_messages: dict[str, str] = field(default_factory=dict)
 
     @property
     def problem(self) -> str | None:
@@ -223,6 +235,10 @@ class Request:
 
     def can(self, move: Move) -> bool:
         return self.state in move.sources
+
+    def shown_to(self, viewer: str | None, everything: bool) -> bool:
+        """See Blocker.shown_to."""
+        return not self.private or everything or (viewer is not None and viewer == self.requester)
 
     def move(self, move: Move, at: datetime, by: str | None = None,
              note: str | None = None) -> None:

@@ -54,7 +54,9 @@ class Tenants(ABC):
 class Members(ABC):
     @abstractmethod
     async def ensure(self, team: Team, user: str, name: str | None = None,
-                     tz: str | None = None) -> Member: ...
+                     tz: str | None = None, outsider: bool = False) -> Member:
+        """The member, created if new; a name or zone given replaces the stored one, and
+        `outsider` marks them as from another organisation for good."""
 
     @abstractmethod
     async def get(self, team: Team, user: str) -> Member | None: ...
@@ -85,6 +87,10 @@ class Blockers(ABC):
 
     @abstractmethod
     async def resolved_between(self, team: Team, start: datetime, end: datetime) -> list[Blocker]: ...
+
+    @abstractmethod
+    async def by_message(self, team: Team, channel: str, message_id: str) -> Blocker | None:
+        """The blocker the message `message_id` in `channel` opened, if it opened one."""
 
     @abstractmethod
     async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:

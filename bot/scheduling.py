@@ -239,7 +239,9 @@ class _Run:
             status = self.status(fire, fire.date())
             start = fire - timedelta(days=1)
             answers = {a.user: a for a in await self.uow.standups.between(self.team, start, fire)}
-            opened = [b for b in await self.uow.blockers.open(self.team) if b.opened_at >= start]
+            # A summary posted in a channel names only blockers said where all could read them.
+            opened = [b for b in await self.uow.blockers.open(self.team)
+                      if b.opened_at >= start and b.shown_to(None, not schedule.channel)]
             if not answers and not opened:
                 # Nobody answered and nothing changed: no summary at all (but remember why).
                 for recipient in self.recipients(schedule):

@@ -53,7 +53,7 @@ class Turn:
     async def reply(self, text: str, *, sections: tuple[Section, ...] = (),
                     actions: tuple[Action, ...] = (), private: bool = False,
                     key: str | None = None, where: Where | None = None,
-                    surface: str = "message") -> None:
+                    surface: str = "message", thread_key: str | None = None) -> None:
         """Answer in place: visibly, or only to the sender when `private`."""
         place = where or reply_place(self.msg)
         shared = not self.msg.direct
@@ -61,6 +61,7 @@ class Turn:
             where=place, text=text, sections=sections, actions=actions, key=key,
             private_to=self.user if private and shared else None,
             reply_to=self.user if shared and not private else None, surface=surface,
+            thread_key=thread_key,
         ))
 
     async def tell(self, user: str, text: str, *, sections: tuple[Section, ...] = (),
@@ -76,7 +77,22 @@ class Turn:
 
     @property
     def is_producer(self) -> bool:
-        return self.member.role == Role.PRODUCER
+        return self.member.role == Role.PRODUCER and not self.outsider
+
+    @property
+    def outsider(self) -> bool:
+        """From another organisation (a Slack Connect channel): may report and request, never
+        hold a role or see the whole team's lists."""
+        return self.msg.outsider or self.member.outsider
+
+    async def members_only(self, what: str) -> bool:
+        """Refuse `what` to an outsider (True: refused, and told why)."""
+        if not self.outsider:
+            return False
+        await self.reply(f"{what} is for this team's own members; you are here from another "
+                         "organisation. You can still report blockers and file requests.",
+                         private=True)
+        return True
 
     async def producers(self) -> list[str]:
         return [m.user for m in await self.uow.members.list(self.team) if m.role == Role.PRODUCER]

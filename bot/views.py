@@ -81,3 +81,10 @@ def delivery_actions(r: Request) -> tuple[Action, ...]:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 blocker`, `2 blockers`."""
     return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def private_note(hidden: int, what: str) -> str:
+    """` (2 more from private conversations: producers see them.)`, or nothing."""
+    if not hidden:
+        return ""
+    return f" ({plural(hidden, 'more ' + what)} from private conversations: producers see them.)"

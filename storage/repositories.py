@@ -122,7 +122,7 @@ class SqlTenants(_Repo, ports.Tenants):
 
 def _member(row: MemberRow) -> Member:
     return Member(Team(row.platform, row.tenant), row.user_id, Role(row.role), row.name, row.tz,
-                  row.away_until)
+                  row.away_until, row.outsider)
 
 
 class SqlMembers(_Repo, ports.Members):
@@ -132,17 +132,18 @@ class SqlMembers(_Repo, ports.Members):
         return _member(row) if row else None
 
     async def ensure(self, team: Team, user: str, name: str | None = None,
-                     tz: str | None = None) -> Member:
+                     tz: str | None = None, outsider: bool = False) -> Member:
         # Read first: nearly every event comes from someone already known, and then this is
         # one statement rather than an insert that does nothing plus a read.
         member = await self.get(team, user)
         if member is None:
             await _insert_ignore(self.session, MemberRow, dict(
                 platform=team.platform, tenant=team.tenant, user_id=user,
-                role=Role.ENGINEER.value, name=name, tz=tz, created_at=utcnow()))
+                role=Role.ENGINEER.value, name=name, tz=tz, outsider=outsider,
+                created_at=utcnow()))
             member = await self.get(team, user)
             assert member is not None
-        changes = {k: v for k, v in (("name", name), ("tz", tz))
+        changes = {k: v for k, v in (("name", name), ("tz", tz), ("outsider", outsider))
                    if v and getattr(member, k) != v}
         if changes:
             await self.session.execute(update(MemberRow).where(
@@ -166,7 +167,7 @@ class SqlMembers(_Repo, ports.Members):
 
 _BLOCKER_FIELDS = ("number", "text", "reporter", "channel", "thread", "blocked_on", "unblocker",
                    "source", "opened_at", "resolved_at", "resolved_by", "resolution",
-                   "escalated_at")
+                   "escalated_at", "private", "message_id")
 
 
 def _blocker(row: BlockerRow) -> Blocker:
@@ -209,6 +210,13 @@ class SqlBlockers(_Repo, ports.Blockers):
         ).order_by(BlockerRow.resolved_at))
         return [_blocker(r) for r in rows.scalars()]
 
+    async def by_message(self, team: Team, channel: str, message_id: str) -> Blocker | None:
+        row = (await self.session.execute(select(BlockerRow).where(
+            _team_filter(BlockerRow, team), BlockerRow.channel == channel,
+            BlockerRow.message_id == message_id).order_by(BlockerRow.number).limit(1)
+        )).scalar_one_or_none()
+        return _blocker(row) if row else None
+
     async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:
         done = await self.session.execute(update(BlockerRow).where(
             _team_filter(BlockerRow, team), BlockerRow.number == number,
@@ -219,18 +227,20 @@ class SqlBlockers(_Repo, ports.Blockers):
 _REQUEST_FIELDS = ("number", "title", "requester", "channel", "thread", "discovery_step",
                    "followup_asked", "discovery_direct", "decision_reason", "decided_by",
                    "created_at", "ready_at", "decided_at", "delivered_at", "delivery_note",
-                   "outcome_at", "outcome_note")
+                   "outcome_at", "outcome_note", "private")
 
 
 def _request(row: RequestRow) -> Request:
     return Request(team=Team(row.platform, row.tenant), state=RequestState(row.state),
                    answers=dict(row.answers or {}), updated_at=row.updated_at,
+                   answer_messages=dict(row.answer_messages or {}),
                    **{f: getattr(row, f) for f in _REQUEST_FIELDS})
 
 
 def _request_values(r: Request) -> dict[str, Any]:
     return {**{f: getattr(r, f) for f in _REQUEST_FIELDS}, "state": r.state.value,
-            "answers": dict(r.answers), "updated_at": r.updated_at or r.created_at}
+            "answers": dict(r.answers), "updated_at": r.updated_at or r.created_at,
+            "answer_messages": dict(r.answer_messages)}
 
 
 class SqlRequests(_Repo, ports.Requests):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -72,6 +73,7 @@ class MemberRow(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     tz: Mapped[str | None] = mapped_column(String(64))
     away_until: Mapped[datetime | None]
+    outsider: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
 
 
@@ -99,6 +101,8 @@ class BlockerRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolution: Mapped[str | None] = mapped_column(Text)
     escalated_at: Mapped[datetime | None]
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    message_id: Mapped[str | None] = mapped_column(String(256))
 
 
 class RequestRow(Base):
@@ -132,6 +136,9 @@ class RequestRow(Base):
     delivery_note: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[datetime | None]
     outcome_note: Mapped[str | None] = mapped_column(Text)
+    private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    answer_messages: Mapped[dict[str, Any]] = mapped_column(default=dict,
+                                                            server_default=text("'{}'"))
 
 
 class StandupRow(Base):

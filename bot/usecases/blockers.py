@@ -8,7 +8,7 @@ from bot.model import Blocker, BlockerStatus, Section
 from bot.ports import reply_place
 from bot.text import MAX_TEXT, age, mention, one_line, user_ref
 from bot.turn import Command, Turn
-from bot.views import blocker_actions, blocker_item, blocker_section, plural
+from bot.views import blocker_actions, blocker_item, blocker_section, plural, private_note
 
 # How sure the classifier must be before a message becomes a blocker nobody asked to track.
 BLOCKER_CONFIDENCE = 0.7
@@ -22,6 +22,7 @@ async def record_blocker(turn: Turn, text: str, *, source: str, unblocker: str |
         team=turn.team, number=number, text=text[:MAX_TEXT], reporter=turn.user,
         channel=place.channel, thread=place.thread, opened_at=turn.now,
         blocked_on=blocked_on, unblocker=unblocker, source=source,
+        private=turn.msg.private, message_id=turn.msg.message_id,
     )
     await turn.uow.blockers.add(blocker)
     return blocker
@@ -58,17 +59,19 @@ async def cmd_blocker(turn: Turn, args: str) -> None:
 
 async def cmd_blockers(turn: Turn, args: str) -> None:
     who = None
-    if args.lower() == "mine":
+    if args.lower() == "mine" or turn.outsider:  # an outsider sees their own, not the team's
         who = turn.user
     elif args and args.lower() != "all":
         who = user_ref(args)
-    blockers = await turn.uow.blockers.open(turn.team, reporter=who)
+    found = await turn.uow.blockers.open(turn.team, reporter=who)
+    blockers = [b for b in found if b.shown_to(turn.user, turn.is_producer)]
+    hidden = private_note(len(found) - len(blockers), "blocker")
     if not blockers:
-        await turn.reply("No open blockers." if who is None else
-                         f"No open blockers for {mention(who)}.", private=True)
+        await turn.reply(("No open blockers." if who is None else
+                          f"No open blockers for {mention(who)}.") + hidden, private=True)
         return
     lines = [blocker_item(b, turn.now) for b in blockers]
-    await turn.reply(f"{plural(len(blockers), 'open blocker')}, oldest first.",
+    await turn.reply(f"{plural(len(blockers), 'open blocker')}, oldest first.{hidden}",
                      sections=(Section("\n".join(lines)),), private=True)
 
 

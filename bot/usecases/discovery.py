@@ -89,6 +89,8 @@ async def answer(turn: Turn, request: Request) -> None:
                              where=discovery_place(turn, request))
             return
         request.answers[question.field] = text[:MAX_TEXT]
+        if turn.msg.message_id:
+            request.answer_messages[question.field] = turn.msg.message_id
         request.discovery_step += 1
         if question.field == "problem" and request.can(READY):
             request.move(READY, turn.now)
@@ -101,15 +103,18 @@ async def answer(turn: Turn, request: Request) -> None:
     await finished(turn, request)
 
 
-async def finished(turn: Turn, request: Request) -> None:
-    """Discovery is over: the requester hears what happens next, the producers get the review."""
+async def finished(turn: Turn, request: Request, thread_key: str | None = None) -> None:
+    """Discovery is over: the requester hears what happens next, the producers get the review.
+    `thread_key`: answer in the thread of the message sent under that key (a form filed at the
+    top of a channel)."""
     producers = await turn.producers()
     note = "" if producers else (
         f" (Nobody is a producer here yet: {turn.usage('role @someone producer')} fixes that.)")
     await turn.reply(
         f"Thanks, request #{request.number} is ready for review. A producer will accept or "
         f"decline it and I'll tell you either way.{note}",
-        sections=request_sections(request), where=discovery_place(turn, request))
+        sections=request_sections(request), where=discovery_place(turn, request),
+        thread_key=thread_key)
     for producer in producers:
         if producer == turn.user:
             continue
@@ -142,12 +147,16 @@ async def cmd_request(turn: Turn, args: str) -> None:
     request = Request(
         team=turn.team, number=number, title=title, requester=turn.user,
         channel=msg.where.channel, created_at=turn.now, updated_at=turn.now,
-        thread=msg.where.thread, discovery_direct=msg.direct,
+        thread=msg.where.thread, discovery_direct=msg.direct, private=msg.private,
     )
     if form:
         await _prefill(turn, request, form)
     await turn.uow.requests.add(request)
     # Titles against titles: at filing time the title is all we have of the new request.
+    # The hint is read where the request was filed: private requests only in a 1:1 chat, to
+    # their requester or a producer.
+    viewer = turn.user if msg.direct else None
+    open_requests = [r for r in open_requests if r.shown_to(viewer, msg.direct and turn.is_producer)]
     candidates = [(r.number, r.title) for r in open_requests]
     similar = await turn.assistant.similar(title, candidates, where=msg.where)
     by_number = {r.number: r for r in open_requests}
@@ -162,7 +171,8 @@ async def cmd_request(turn: Turn, args: str) -> None:
     head = f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*."
     if not request.in_discovery:
         await turn.reply(head, sections=tuple(sections), where=where, key=f"request:{number}")
-        await finished(turn, request)
+        threaded = msg.direct or msg.where.thread
+        await finished(turn, request, thread_key=None if threaded else f"request:{number}")
         return
     place = "here" if msg.direct else "in this thread"
     question = (SOLUTION_FOLLOWUP if request.followup_asked

@@ -46,7 +46,8 @@ async def send_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *
         if claim is not None and not await claim(recipient):
             continue
         if message is None:
-            digest = await build_digest(uow, team, period, now)
+            # A channel reads the shared view; producers 1:1 read everything.
+            digest = await build_digest(uow, team, period, now, everything=not channel)
             # One model headline per digest, not per recipient.
             headline = await assistant.summarize(digest, where=place) if assistant else None
             message = with_headline(digest_message(digest, place), headline)
@@ -56,12 +57,17 @@ async def send_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *
 
 
 async def cmd_digest(turn: Turn, args: str) -> None:
+    if await turn.members_only("The team's digest"):
+        return
     period = (args or "week").lower()
     period = _PERIOD_WORDS.get(period, period)
     if period not in PERIODS:
         await turn.reply(f"Usage: {turn.usage('digest [day|week]')}", private=True)
         return
-    digest = await build_digest(turn.uow, turn.team, period, turn.now)
+    direct = turn.msg.direct
+    digest = await build_digest(turn.uow, turn.team, period, turn.now,
+                                viewer=turn.user if direct else None,
+                                everything=direct and turn.is_producer)
     out = digest_message(digest, reply_place(turn.msg))
     await turn.say(with_headline(out, await turn.assistant.summarize(digest, where=out.where)))
 

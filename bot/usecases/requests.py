@@ -23,22 +23,24 @@ from bot.model import (
 from bot.text import MAX_TEXT, mention, one_line
 from bot.turn import Command, Turn
 from bot.usecases.discovery import withdraw
-from bot.views import delivery_actions, plural, request_line, request_sections
+from bot.views import delivery_actions, plural, private_note, request_line, request_sections
 
 
 async def cmd_requests(turn: Turn, args: str) -> None:
-    mine = args.lower() == "mine"
+    mine = args.lower() == "mine" or turn.outsider  # an outsider sees their own
     states = None if args.lower() == "all" else OPEN_REQUEST_STATES
-    requests = await turn.uow.requests.list(turn.team, states=states,
-                                            requester=turn.user if mine else None)
+    found = await turn.uow.requests.list(turn.team, states=states,
+                                         requester=turn.user if mine else None)
+    requests = [r for r in found if r.shown_to(turn.user, turn.is_producer)]
+    hidden = private_note(len(found) - len(requests), "request")
     if not requests:
-        await turn.reply("No requests yet." if not mine else "You have no open requests.",
-                         private=True)
+        await turn.reply(("No requests yet." if not mine else "You have no open requests.")
+                         + hidden, private=True)
         return
     lines = [request_line(r.number, r.title, r.state.value, mention(r.requester),
                           problem=r.problem, problem_limit=120) for r in requests[-40:]]
     more = f" (showing the newest 40 of {len(requests)})" if len(requests) > 40 else ""
-    await turn.reply(f"{plural(len(requests), 'request')}{more}.",
+    await turn.reply(f"{plural(len(requests), 'request')}{more}.{hidden}",
                      sections=(Section("\n".join(lines)),), private=True)
 
 

@@ -13,6 +13,8 @@ from bot.turn import Command, Turn
 
 
 async def cmd_roles(turn: Turn, args: str) -> None:
+    if await turn.members_only("Who is who"):
+        return
     members = await turn.uow.members.list(turn.team)
     lines = []
     for role in Role:
@@ -28,6 +30,8 @@ async def cmd_role(turn: Turn, args: str) -> None:
         await turn.reply(f"Usage: {turn.usage('role @someone <role>')} where role is {roles}.",
                          private=True)
         return
+    if await turn.members_only("Setting roles"):
+        return
     target = turn.user if words[0].lower() in ("me", "myself") else user_ref(words[0])
     role = Role(words[1].lower())
     producers = await turn.producers()
@@ -37,6 +41,11 @@ async def cmd_role(turn: Turn, args: str) -> None:
         return
     if target is None:
         await turn.reply("Who? Mention them or give their name.", private=True)
+        return
+    known = await turn.uow.members.get(turn.team, target)
+    if known is not None and known.outsider:
+        await turn.reply(f"{mention(target)} is from another organisation: people from outside "
+                         "the team can report and request, but hold no role here.", private=True)
         return
     if producers == [target] and role != Role.PRODUCER:
         await turn.reply(f"{mention(target)} is the only producer; make someone else producer "

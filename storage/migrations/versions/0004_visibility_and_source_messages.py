@@ -1,0 +1,37 @@
+"""visibility of blockers and requests, the messages they came from, outsiders
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 22:40:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0004'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('outsider', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('blockers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('private', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('message_id', sa.String(length=256), nullable=True))
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('private', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('answer_messages', sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_column('answer_messages')
+        batch_op.drop_column('private')
+    with op.batch_alter_table('blockers', schema=None) as batch_op:
+        batch_op.drop_column('message_id')
+        batch_op.drop_column('private')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('outsider')
