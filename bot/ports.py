@@ -200,6 +200,10 @@ class Inbox(ABC):
     async def pending(self, limit: int) -> list[int]: ...
 
     @abstractmethod
+    async def pending_messages(self, limit: int) -> list[tuple[int, InboundMessage]]:
+        """The oldest pending events with what they say, oldest first, without claiming them."""
+
+    @abstractmethod
     async def fail(self, inbox_id: int, error: str) -> None: ...
 
 

@@ -95,6 +95,11 @@ class SqlInbox(_Repo, ports.Inbox):
             InboxRow.status == "pending").order_by(InboxRow.id).limit(limit))
         return list(rows.scalars())
 
+    async def pending_messages(self, limit: int) -> list[tuple[int, InboundMessage]]:
+        rows = await self.session.execute(select(InboxRow.id, InboxRow.payload).where(
+            InboxRow.status == "pending").order_by(InboxRow.id).limit(limit))
+        return [(id_, inbound_from_dict(payload)) for id_, payload in rows]
+
     async def fail(self, inbox_id: int, error: str) -> None:
         await self.session.execute(update(InboxRow).where(InboxRow.id == inbox_id).values(
             status="failed", error=error))

@@ -71,6 +71,26 @@ def grounded(value: str | None, source: str, limit: int = 200) -> str | None:
     return value
 
 
+# What a model's words may never carry, whatever the prompt said: a link of any scheme or
+# markup, an e-mail address, a bare domain (a look-alike login page), or a request for a secret
+# or for personal data. Checked on what the bot would post, so a fooled model changes nothing.
+_LINKISH = re.compile(
+    r"\b[a-z][a-z0-9+.-]*:/|\b(?:mailto|tel|sms|javascript|data|slack):|www\.|[<>\[\]]|"
+    r"\S@\S|\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b", re.IGNORECASE)
+_SECRETS = re.compile(
+    r"pass ?words?|pass ?phrase|passcode|\bpin\b|\b2fa\b|\botp\b|one[- ]time code|"
+    r"verification code|\btokens?\b|api[- ]?keys?|secret|credential|log ?in details|"
+    r"social security|\bssn\b|credit card|card number|\bcvv\b|bank account|\biban\b|"
+    r"date of birth|birth ?date|home address|phone number|"
+    r"contraseña|clave|senha|mot de passe|identifiant|passwort|kennwort|zugangsdaten|"
+    r"wachtwoord|has[łl]o|parola d'ordine|fecha de nacimiento|data de nascimento|"
+    r"date de naissance|geburtsdatum", re.IGNORECASE)
+
+
+def _unsafe(text: str) -> bool:
+    return bool(_LINKISH.search(_MENTION.sub(" ", text)) or _SECRETS.search(text))
+
+
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _QUESTION_END = re.compile(r"[?？؟]\s*$")
 _NOT_IN_A_QUESTION = re.compile(r"https?:|www\.|[<>`@]|\n")
@@ -88,7 +108,7 @@ def clean_question(text: str | None, limit: int = 300, max_sentences: int = 3) -
     if not text:
         return None
     text = _SPACE.sub(" ", text).strip()
-    if not text or len(text) > limit or _NOT_IN_A_QUESTION.search(text):
+    if not text or len(text) > limit or _NOT_IN_A_QUESTION.search(text) or _unsafe(text):
         return None
     if not _QUESTION_END.search(text) or _DECISION.search(text):
         return None
@@ -112,7 +132,7 @@ def check_headline(headline: str | None, facts: dict[str, object], limit: int = 
     if not headline:
         return None
     text = _SPACE.sub(" ", headline).strip()
-    if not text or len(text) > limit or _NOT_IN_A_HEADLINE.search(text):
+    if not text or len(text) > limit or _NOT_IN_A_HEADLINE.search(text) or _unsafe(text):
         return None
     if len([s for s in _SENTENCE_BREAK.split(text) if s.strip()]) > max_sentences:
         return None

@@ -14,9 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from bot.assistant import Assistant, Planner
+from bot.assistant import Assistant, Planner, Prepared
 from bot.core import Core
-from bot.model import InboundMessage, Outgoing
+from bot.model import InboundMessage, Outgoing, Team
 from bot.ports import UnitOfWork, reply_place
 from bot.relay.intake import Intake
 from bot.trace import current_event
@@ -31,6 +31,16 @@ ACK_LAG_SECONDS = 0.02  # acks are lagging when an event has waited this long to
 ACK_WAIT_SECONDS = 0.05  # the worker waits this long at most for the batch being stored ...
 SATURATED = 0.8  # ... and goes on waiting while the process computed this share of the time ...
 ACK_FIRST_SECONDS = 1.0  # ... for this long at most
+# With a language model: conversations handled side by side at most, and model questions under
+# way at once per team. A slow model then delays only its own team's model questions.
+LANES_AT_ONCE = 16
+MODEL_CALLS_PER_TEAM = 4
+
+
+def lane_of(msg: InboundMessage) -> tuple[str, str, str, str]:
+    """Events of one person in one place keep their order; other conversations need not wait
+    for them (a discovery answer must follow its question, not someone else's message)."""
+    return (msg.where.platform, msg.where.tenant, msg.where.channel, msg.user)
 
 
 class InboxWorker:
@@ -39,6 +49,7 @@ class InboxWorker:
         self.uow_factory = uow_factory
         self.core = core
         self.intake = intake  # whose acks go first
+        self._model_gates: dict[Team, asyncio.Semaphore] = {}
 
     async def process(self, inbox_id: int) -> bool:
         """Run the core on one inbox row; False if someone else already handled it."""
@@ -59,21 +70,45 @@ class InboxWorker:
     async def process_pending(self, limit: int = 200) -> int:
         handled = 0
         while True:
-            async with self.uow_factory() as uow:
-                ids = await uow.inbox.pending(limit)
-            if not ids:
-                return handled
-            queue = deque(ids)
-            while queue:
-                await self._after_acks()
-                if self.core.assistant.remote:
-                    # A language model is asked outside any transaction (see _prepare), so
-                    # each event has its own.
-                    handled += await self.process(queue.popleft())
-                else:
+            if self.core.assistant.remote:
+                async with self.uow_factory() as uow:
+                    pending = await uow.inbox.pending_messages(limit)
+                if not pending:
+                    return handled
+                handled += await self._process_lanes(pending)
+                count = len(pending)
+            else:
+                async with self.uow_factory() as uow:
+                    ids = await uow.inbox.pending(limit)
+                if not ids:
+                    return handled
+                queue = deque(ids)
+                while queue:
+                    await self._after_acks()
                     handled += await self._process_slice(queue)
-            if len(ids) < limit:
+                count = len(ids)
+            if count < limit:
                 return handled
+
+    async def _process_lanes(self, pending: list[tuple[int, InboundMessage]]) -> int:
+        """With a language model each event has its own unit of work (the model is asked
+        outside any transaction, see _prepare), and conversations go side by side: one
+        person's events in one place in order, others meanwhile, so a slow model answering one
+        team's messages holds up neither another team nor a command that asks no model."""
+        lanes: dict[tuple[str, str, str, str], list[int]] = {}
+        for inbox_id, msg in pending:
+            lanes.setdefault(lane_of(msg), []).append(inbox_id)
+        gate = asyncio.Semaphore(LANES_AT_ONCE)
+
+        async def run(ids: list[int]) -> int:
+            handled = 0
+            async with gate:
+                for inbox_id in ids:
+                    await self._after_acks()
+                    handled += await self.process(inbox_id)
+            return handled
+
+        return sum(await asyncio.gather(*(run(ids) for ids in lanes.values())))
 
     async def _handle(self, msg: InboundMessage, uow: UnitOfWork,
                       assistant: Assistant | None = None) -> None:
@@ -97,7 +132,12 @@ class InboxWorker:
                 return None
             await self.core.handle(msg, uow, planner)
             # no commit: the rehearsal leaves nothing behind
-        return await planner.prepare(self.core.assistant)
+        if not planner.questions:
+            return Prepared({})  # a command that needs no model waits for none
+        team = msg.where.team
+        gate = self._model_gates.setdefault(team, asyncio.Semaphore(MODEL_CALLS_PER_TEAM))
+        async with gate:  # one team's many questions do not crowd out another's
+            return await planner.prepare(self.core.assistant)
 
     async def _failed(self, inbox_id: int, exc: Exception) -> None:
         async with self.uow_factory() as uow:

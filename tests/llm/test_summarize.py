@@ -108,8 +108,28 @@ def test_numbers_spelled_in_the_facts_are_allowed() -> None:
     ("Who? Why? When? Where?", False),
     ("Who has it? See https://example.com", False),
     ("Who has it, <@U_PAT>?", False),
+    ("Who has it? Write to hr@example.com", False),
+    ("Who has it? Details at acme-helpdesk.com?", False),
+    ("Who has it? <mailto:hr@example.com|Contact HR>?", False),
+    ("To file this, what is your Slack password?", False),
+    ("¿Cuál es tu contraseña de Slack?", False),
+    ("What is your date of birth and phone number?", False),
+    ("Could you share the API key you use for the export?", False),
+    ("Who loses time today, and how many hours a week?", True),
 ])
 def test_model_questions_are_plain_questions(question: str, kept: bool) -> None:
     from adapters.llm.guard import clean_question
 
     assert (clean_question(question) == question) is kept
+
+
+@pytest.mark.parametrize("headline", [
+    "1 blocker is open. <mailto:hr@example.com|Contact HR> about #3.",
+    "1 blocker is open; see acme-status.com for #3.",
+    "1 blocker is open; write to help@example.org about #3.",
+    "1 blocker is open; reply with your password to see #3.",
+])
+def test_headlines_carry_no_links_addresses_or_requests_for_secrets(headline: str) -> None:
+    facts = digest_facts(sample_digest())
+    assert check_headline(headline, facts) is None
+    assert check_headline("1 blocker is open; #3 is 6d old.", facts)
