@@ -57,3 +57,17 @@ async def test_a_request_in_plain_words_offers_to_file_it(chat: Harness) -> None
         filed = await uow.requests.get(chat.team, 1)
     assert filed.title == "hey can we get a dark mode?"
     assert filed.state == RequestState.NEEDS_DISCOVERY
+
+
+async def test_a_second_request_during_discovery_names_the_first_and_how_to_drop_it(
+        chat: Harness) -> None:
+    await chat.say("sam", "request CSV export")
+    (second,) = await chat.say("sam", "request dark mode")
+    text = flatten(second)
+    assert "Request #2" in text and "#1 CSV export" in text
+    assert "1 earlier request still without a problem" in text
+    assert "[Withdraw #1|withdraw 1]" in text
+    # The answer goes to the newest request; once #2 states its problem only #1 is named.
+    await chat.say("sam", "People working at night get headaches from the white screens")
+    (third,) = await chat.say("sam", "request audit log")
+    assert "• #1 CSV export" in flatten(third) and "• #2" not in flatten(third)

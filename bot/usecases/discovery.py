@@ -9,7 +9,9 @@ from bot.model import (
     OPEN_REQUEST_STATES,
     READY,
     WITHDRAW,
+    Action,
     Request,
+    RequestState,
     Section,
     Where,
 )
@@ -167,10 +169,24 @@ async def cmd_request(turn: Turn, args: str) -> None:
         sections.append(Section(
             "\n".join(lines) + f"\nIf one of these is the same thing, `withdraw {number}` "
             "and add your voice there.", title=plural(len(similar), "similar request")))
+    # Nothing is left hanging without a word: a request of theirs still waiting for its
+    # problem statement is named, with the way to drop it.
+    unfinished = [r for r in open_requests
+                  if r.requester == turn.user and r.state == RequestState.NEEDS_DISCOVERY]
+    actions: tuple[Action, ...] = ()
+    if unfinished:
+        sections.append(Section(
+            "\n".join(f"• #{r.number} {one_line(r.title, 80)}" for r in unfinished)
+            + "\nThey stay on file without a problem statement (a producer can't accept them "
+            "yet) until you withdraw them or answer in their threads.",
+            title=plural(len(unfinished), "earlier request") + " still without a problem"))
+        actions = tuple(Action(f"Withdraw #{r.number}", f"withdraw {r.number}")
+                        for r in unfinished[:3])
     where = msg.where if (msg.direct or msg.where.thread) else msg.where.in_thread(None)
     head = f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*."
     if not request.in_discovery:
-        await turn.reply(head, sections=tuple(sections), where=where, key=f"request:{number}")
+        await turn.reply(head, sections=tuple(sections), actions=actions, where=where,
+                         key=f"request:{number}")
         threaded = msg.direct or msg.where.thread
         await finished(turn, request, thread_key=None if threaded else f"request:{number}")
         return
@@ -178,7 +194,8 @@ async def cmd_request(turn: Turn, args: str) -> None:
     question = (SOLUTION_FOLLOWUP if request.followup_asked
                 else DISCOVERY_QUESTIONS[request.discovery_step].text)
     await turn.reply(f"{head} Before it counts, a few quick questions; answer {place}.\n{question}",
-                     sections=tuple(sections), where=where, key=f"request:{number}")
+                     sections=tuple(sections), actions=actions, where=where,
+                     key=f"request:{number}")
 
 
 async def _prefill(turn: Turn, request: Request, form: dict[str, str]) -> None:

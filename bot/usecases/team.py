@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.dates import parse_day
 from bot.model import SCHEDULE_KINDS, Role, Schedule, Section, effective_schedules
 from bot.text import mention, one_line, user_ref
 from bot.turn import Command, Turn
@@ -85,6 +86,8 @@ async def cmd_schedule(turn: Turn, args: str) -> None:
     if not turn.is_producer:
         await turn.deny("change schedules")
         return
+    if len(words) == 2 and words[0] in SCHEDULE_KINDS and words[1] in ("on", "off"):
+        words.reverse()  # `schedule daily-digest on` is `schedule on daily-digest`
     if words[0] in ("on", "off") and len(words) == 2 and words[1] in SCHEDULE_KINDS:
         current = effective_schedules(turn.team, await turn.uow.schedules.list(turn.team))[words[1]]
         await turn.uow.schedules.put(replace(current, enabled=words[0] == "on"))
@@ -140,18 +143,21 @@ async def cmd_away(turn: Turn, args: str) -> None:
         await turn.uow.members.set_away(turn.team, turn.user, None)
         await turn.reply("Welcome back: standup prompts resume.", private=True)
         return
-    if len(words) == 2 and words[0] == "until":
-        try:
-            day = date.fromisoformat(words[1])
-        except ValueError:
-            day = None
-        if day is not None:
-            until = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-            await turn.uow.members.set_away(turn.team, turn.user, until)
-            await turn.reply(f"Noted: no standup prompts for you until {day.isoformat()} "
-                             "(inclusive).", private=True)
-            return
-    await turn.reply(f"Usage: {turn.usage('away until YYYY-MM-DD')} or "
+    settings = await turn.uow.tenants.get(turn.team)
+    today = turn.now.astimezone(ZoneInfo(turn.member.tz or settings.timezone)).date()
+    phrase = " ".join(words[1:]) if words[:1] == ["until"] else " ".join(words)
+    day = parse_day(phrase, today) if words[:1] in (["until"], ["for"]) else None
+    if day is not None and day < today:
+        await turn.reply(f"{day.isoformat()} has passed; give a day from today on.", private=True)
+        return
+    if day is not None:
+        until = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+        await turn.uow.members.set_away(turn.team, turn.user, until)
+        await turn.reply(f"Noted: no standup prompts for you until {day.isoformat()} "
+                         f"({day.strftime('%A')}, inclusive).", private=True)
+        return
+    await turn.reply(f"Usage: {turn.usage('away until <day>')} (a date like 2026-12-24 or 12-24, "
+                     f"a weekday, `tomorrow`, `next week`), {turn.usage('away for 2 weeks')} or "
                      f"{turn.usage('away off')}", private=True)
 
 
@@ -183,7 +189,7 @@ COMMANDS = (
     Command("roles", "", "who is producer, engineer, stakeholder", cmd_roles, "For producers"),
     Command("role", "@someone <role>", "set a role (producers; anyone sets the first producer)",
             cmd_role, "For producers"),
-    Command("away", "until YYYY-MM-DD | off", "pause your standup prompts", cmd_away,
+    Command("away", "until <day> | for <n> weeks | off", "pause your standup prompts", cmd_away,
             "Standups and digests"),
     Command("schedule", "[show] | <kind> <cron> [zone] [here|dm] | on|off <kind>",
             "when standups and digests run (producers change them)", cmd_schedule,
