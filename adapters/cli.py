@@ -97,7 +97,10 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
         sent = await app.relay.dispatch()
         print(f"sent {sent} message{'s' if sent != 1 else ''}; anything not sent yet is retried "
               "by `producer-bot serve`")
-    return 0
+        for message, why in app.relay.dispatcher.not_sent:
+            to = f"@{message.to_user}" if message.to_user else message.where.channel
+            print(f"producer-bot: not sent to {to}: {why}", file=sys.stderr)
+    return 0 if sent else 1
 
 
 async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> int:

@@ -157,3 +157,10 @@ async def test_each_channel_is_paced_and_keeps_its_order(db: Database) -> None:
     async with db.sessions() as session:  # postponing is not failing: no attempt was counted
         attempts = (await session.execute(select(OutboxRow.attempts))).scalars().all()
     assert attempts == [0] * 6
+
+
+def test_a_failure_always_has_a_reason() -> None:
+    from bot.relay.dispatch import reason
+
+    assert reason(TimeoutError()) == "TimeoutError"  # str() of a timeout is empty
+    assert reason(ValueError("bad")) == "ValueError: bad"

@@ -36,6 +36,11 @@ def backoff(attempts: int) -> float:
     return float(min(300, 2 ** max(1, attempts)))
 
 
+def reason(exc: BaseException) -> str:
+    """What went wrong, never empty: a timeout's message is "" (TimeoutError: )."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class Dispatcher:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], senders: Mapping[str, Sender],
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -44,6 +49,8 @@ class Dispatcher:
         self.clock = clock
         # When each channel may next be sent to (this process's share of the platform's pace).
         self._next_free: dict[tuple[str, str, str], datetime] = {}
+        # What the last dispatch tried and could not send yet, and why (the command line says).
+        self.not_sent: list[tuple[Outgoing, str]] = []
 
     async def dispatch(self, limit: int = 100) -> int:
         """Send what is due now; returns how many were sent."""
@@ -51,7 +58,7 @@ class Dispatcher:
         async with self.uow_factory() as uow:
             items = await uow.outbox.claim_due(now, limit, LEASE_SECONDS)
             await uow.commit()
-        sent = 0
+        sent, self.not_sent = 0, []
         for item in items:
             await asyncio.sleep(0)  # acks first, as in process_pending
             message = await self._threaded(item)
@@ -68,6 +75,8 @@ class Dispatcher:
             await self._record(item, message, outcome, result)
             if outcome is None:
                 sent += 1
+            else:
+                self.not_sent.append((message, outcome[2]))
         return sent
 
     async def _attempt(self, item: OutboxItem, message: Outgoing,
@@ -82,13 +91,12 @@ class Dispatcher:
                 log.warning("outbox row %s was delivered by an earlier attempt; "
                             "not sending it again", item.id)
         except RetryLater as exc:  # a definite "not delivered"
-            return ("retry" if exc.counts else "wait", exc.after, str(exc)), None
+            return ("retry" if exc.counts else "wait", exc.after, reason(exc)), None
         except Undeliverable as exc:
-            return ("give_up", 0, str(exc)), None
+            return ("give_up", 0, reason(exc)), None
         except Exception as exc:  # MaybeDelivered, timeouts, resets: nobody knows
-            log.warning("sending outbox row %s failed: %s", item.id, exc)
-            return ("uncertain", backoff(item.attempts + 1),
-                    f"{type(exc).__name__}: {exc}"), None
+            log.warning("sending outbox row %s failed: %s", item.id, reason(exc))
+            return ("uncertain", backoff(item.attempts + 1), reason(exc)), None
         return None, result
 
     async def _record(self, item: OutboxItem, message: Outgoing, outcome: Outcome | None,
