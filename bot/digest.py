@@ -13,7 +13,6 @@ from bot.model import (
     Outgoing,
     Request,
     RequestState,
-    Role,
     Section,
     Team,
     Where,
@@ -133,7 +132,7 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
         if lines:
             by_state.append((state.value, lines))
     answered = sorted({a.user for a in answers})
-    expected = sorted(m.user for m in members if m.role != Role.STAKEHOLDER)
+    expected = sorted(m.user for m in members if m.in_standups)
     new_blockers = sum(1 for b in open_blockers if b.opened_at >= start) + sum(
         1 for b in resolved if b.opened_at >= start)
     new_requests = sum(1 for r in open_requests + closed if r.created_at >= start)

@@ -82,6 +82,9 @@ class Role(StrEnum):
     PRODUCER = "producer"
     ENGINEER = "engineer"
     STAKEHOLDER = "stakeholder"
+    # Nobody gets a role by speaking: a member becomes an engineer by reporting a blocker or a
+    # standup, a stakeholder by filing a request, or is given a role by a producer.
+    MEMBER = "member"
 
 
 class BlockerStatus(StrEnum):
@@ -114,11 +117,20 @@ OPEN_REQUEST_STATES = (
 class Member:
     team: Team
     user: str
-    role: Role = Role.ENGINEER
+    role: Role = Role.MEMBER
     name: str | None = None
     tz: str | None = None
     away_until: datetime | None = None
     outsider: bool = False  # from another organisation (Slack Connect): never a role
+    # Takes part in standups: True or False when they (or a producer) said so; None: by role
+    # (engineers and producers do, stakeholders and members don't).
+    standup: bool | None = None
+
+    @property
+    def in_standups(self) -> bool:
+        if self.standup is not None:
+            return self.standup
+        return self.role in (Role.ENGINEER, Role.PRODUCER)
 
     @property
     def label(self) -> str:

@@ -70,6 +70,10 @@ class Members(ABC):
     @abstractmethod
     async def set_away(self, team: Team, user: str, until: datetime | None) -> None: ...
 
+    @abstractmethod
+    async def set_standup(self, team: Team, user: str, taking_part: bool | None) -> None:
+        """Whether they take part in standups (None: as their role has it)."""
+
 
 class Blockers(ABC):
     @abstractmethod

@@ -200,7 +200,7 @@ class _Run:
     # ---- standups ---------------------------------------------------------------------------
 
     def standup_members(self) -> list[Member]:
-        return [m for m in self.members if m.role != Role.STAKEHOLDER]
+        return [m for m in self.members if m.in_standups]
 
     async def standup_prompts(self, schedule: Schedule) -> None:
         for member in self.standup_members():

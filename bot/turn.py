@@ -85,6 +85,13 @@ class Turn:
         hold a role or see the whole team's lists."""
         return self.msg.outsider or self.member.outsider
 
+    async def becomes(self, role: Role) -> None:
+        """What someone does gives them a role, once: reporting a blocker or a standup makes a
+        member an engineer, filing a request a stakeholder. A role they have is kept."""
+        if self.member.role == Role.MEMBER and not self.outsider:
+            await self.uow.members.set_role(self.team, self.user, role)
+            self.member.role = role
+
     async def members_only(self, what: str) -> bool:
         """Refuse `what` to an outsider (True: refused, and told why)."""
         if not self.outsider:

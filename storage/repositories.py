@@ -122,7 +122,7 @@ class SqlTenants(_Repo, ports.Tenants):
 
 def _member(row: MemberRow) -> Member:
     return Member(Team(row.platform, row.tenant), row.user_id, Role(row.role), row.name, row.tz,
-                  row.away_until, row.outsider)
+                  row.away_until, row.outsider, row.standup)
 
 
 class SqlMembers(_Repo, ports.Members):
@@ -139,7 +139,7 @@ class SqlMembers(_Repo, ports.Members):
         if member is None:
             await _insert_ignore(self.session, MemberRow, dict(
                 platform=team.platform, tenant=team.tenant, user_id=user,
-                role=Role.ENGINEER.value, name=name, tz=tz, outsider=outsider,
+                role=Role.MEMBER.value, name=name, tz=tz, outsider=outsider,
                 created_at=utcnow()))
             member = await self.get(team, user)
             assert member is not None
@@ -163,6 +163,10 @@ class SqlMembers(_Repo, ports.Members):
     async def set_away(self, team: Team, user: str, until: datetime | None) -> None:
         await self.session.execute(update(MemberRow).where(
             _team_filter(MemberRow, team), MemberRow.user_id == user).values(away_until=until))
+
+    async def set_standup(self, team: Team, user: str, taking_part: bool | None) -> None:
+        await self.session.execute(update(MemberRow).where(
+            _team_filter(MemberRow, team), MemberRow.user_id == user).values(standup=taking_part))
 
 
 _BLOCKER_FIELDS = ("number", "text", "reporter", "channel", "thread", "blocked_on", "unblocker",

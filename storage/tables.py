@@ -74,6 +74,7 @@ class MemberRow(Base):
     tz: Mapped[str | None] = mapped_column(String(64))
     away_until: Mapped[datetime | None]
     outsider: Mapped[bool] = mapped_column(default=False, server_default=false())
+    standup: Mapped[bool | None]
     created_at: Mapped[datetime]
 
 

@@ -4,7 +4,7 @@ standup), listing them, and closing them."""
 from __future__ import annotations
 
 from bot.classify import Classification
-from bot.model import Blocker, BlockerStatus, Section
+from bot.model import Blocker, BlockerStatus, Role, Section
 from bot.ports import reply_place
 from bot.text import MAX_TEXT, age, mention, one_line, user_ref
 from bot.turn import Command, Turn
@@ -25,6 +25,7 @@ async def record_blocker(turn: Turn, text: str, *, source: str, unblocker: str |
         private=turn.msg.private, message_id=turn.msg.message_id,
     )
     await turn.uow.blockers.add(blocker)
+    await turn.becomes(Role.ENGINEER)
     return blocker
 
 

@@ -12,6 +12,7 @@ from bot.model import (
     Action,
     Request,
     RequestState,
+    Role,
     Section,
     Where,
 )
@@ -154,6 +155,7 @@ async def cmd_request(turn: Turn, args: str) -> None:
     if form:
         await _prefill(turn, request, form)
     await turn.uow.requests.add(request)
+    await turn.becomes(Role.STAKEHOLDER)
     # Titles against titles: at filing time the title is all we have of the new request.
     # The hint is read where the request was filed: private requests only in a 1:1 chat, to
     # their requester or a producer.

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.model import StandupAnswer, Team
+from bot.model import Role, StandupAnswer, Team
 from bot.ports import UnitOfWork
-from bot.text import mention
+from bot.text import mention, user_ref
 from bot.turn import Command, Turn
 from bot.usecases.blockers import is_blocker, record_blocker
 from bot.views import blocker_actions, blocker_section
@@ -37,11 +37,38 @@ async def awaiting_answer(uow: UnitOfWork, team: Team, user: str, now: datetime)
     return not any(a.user == user for a in answers)
 
 
+async def _participation(turn: Turn, args: str) -> bool:
+    """`standup join|leave [@someone]`: who takes part (anyone for themselves, producers for
+    others). False: the words were an update."""
+    words = args.split()
+    if not words or words[0].lower() not in ("join", "leave") or len(words) > 2:
+        return False
+    joining = words[0].lower() == "join"
+    target = turn.user if len(words) == 1 else user_ref(words[1])
+    if target is None:
+        return False
+    if target != turn.user and not turn.is_producer:
+        await turn.deny("set who takes part in standups")
+        return True
+    await turn.uow.members.ensure(turn.team, target)
+    await turn.uow.members.set_standup(turn.team, target, joining)
+    who = "You" if target == turn.user else mention(target)
+    await turn.reply(f"{who} {'now take' if target == turn.user else 'now takes'} part in "
+                     "standups." if joining else
+                     f"{who} {'no longer take' if target == turn.user else 'no longer takes'} "
+                     "part in standups.", private=target == turn.user)
+    return True
+
+
 async def cmd_standup(turn: Turn, args: str) -> None:
     if not args:
         await turn.reply(f"What moved forward, and is anything blocking you? Usage: "
-                         f"{turn.usage('standup <your update>')}", private=True)
+                         f"{turn.usage('standup <your update>')} or "
+                         f"{turn.usage('standup join|leave')}", private=True)
         return
+    if await _participation(turn, args):
+        return
+    await turn.becomes(Role.ENGINEER)
     # A second answer in the same standup replaces the first (people correct themselves).
     since = await prompted_at(turn.uow, turn.team, turn.user, turn.now) \
         or turn.now - timedelta(hours=12)
@@ -68,6 +95,7 @@ async def cmd_standup(turn: Turn, args: str) -> None:
 
 
 COMMANDS = (
-    Command("standup", "<update>", "post your async standup update", cmd_standup,
+    Command("standup", "<update> | join | leave", "post your async standup update; join or leave",
+            cmd_standup,
             "Standups and digests"),
 )

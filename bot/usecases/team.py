@@ -16,25 +16,29 @@ from bot.turn import Command, Turn
 async def cmd_roles(turn: Turn, args: str) -> None:
     if await turn.members_only("Who is who"):
         return
-    members = await turn.uow.members.list(turn.team)
+    members = [m for m in await turn.uow.members.list(turn.team) if not m.outsider]
     lines = []
-    for role in Role:
+    for role in (Role.PRODUCER, Role.ENGINEER, Role.STAKEHOLDER):
         people = [mention(m.user) for m in members if m.role == role]
         lines.append(f"*{role.value}s*: " + (", ".join(people) if people else "nobody yet"))
+    others = [mention(m.user) for m in members if m.role == Role.MEMBER]
+    if others:
+        lines.append("*no role yet*: " + ", ".join(others))
+    standups = [mention(m.user) for m in members if m.in_standups]
+    lines.append("*in standups*: " + (", ".join(standups) if standups else "nobody"))
     await turn.reply("Roles in this team:", sections=(Section("\n".join(lines)),), private=True)
 
 
 async def cmd_role(turn: Turn, args: str) -> None:
     words = args.split()
-    roles = ", ".join(r.value for r in Role)
-    if len(words) != 2 or words[1].lower() not in {r.value for r in Role}:
-        await turn.reply(f"Usage: {turn.usage('role @someone <role>')} where role is {roles}.",
-                         private=True)
+    if len(words) != 2 or words[1].lower() not in _ROLE_WORDS:
+        await turn.reply(f"Usage: {turn.usage('role @someone <role>')} where role is producer, "
+                         "engineer, stakeholder, or none to take a role away.", private=True)
         return
     if await turn.members_only("Setting roles"):
         return
     target = turn.user if words[0].lower() in ("me", "myself") else user_ref(words[0])
-    role = Role(words[1].lower())
+    role = _ROLE_WORDS[words[1].lower()]
     producers = await turn.producers()
     bootstrap = not producers and role == Role.PRODUCER
     if not bootstrap and not turn.is_producer:
@@ -54,8 +58,15 @@ async def cmd_role(turn: Turn, args: str) -> None:
         return
     await turn.uow.members.ensure(turn.team, target)
     await turn.uow.members.set_role(turn.team, target, role)
+    if role == Role.MEMBER:
+        await turn.reply(f"{mention(target)} has no role now.")
+        return
     extra = " (the team had no producer, so anyone could set the first)" if bootstrap else ""
     await turn.reply(f"{mention(target)} is now {role.value}{extra}.")
+
+
+_ROLE_WORDS = {"producer": Role.PRODUCER, "engineer": Role.ENGINEER,
+               "stakeholder": Role.STAKEHOLDER, "none": Role.MEMBER, "member": Role.MEMBER}
 
 
 def _zone_ok(name: str) -> bool:

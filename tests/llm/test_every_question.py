@@ -141,7 +141,7 @@ async def a_request_like_an_open_one(chat: Chat) -> None:
     await chat.h.say("sam", "request Dark mode")
     assert rules.similarity("Night theme for the dashboard", "Dark mode") == 0
     sent = await chat.h.say("sam", "request Night theme for the dashboard")
-    assert [s.title for s in sent[0].sections] == ["1 similar request"]
+    assert "1 similar request" in [s.title for s in sent[0].sections]
     assert sent[0].sections[0].text.startswith("• #1 Dark mode")
 
 

@@ -1,4 +1,4 @@
-"""visibility of blockers and requests, the messages they came from, outsiders
+"""visibility of blockers and requests, the messages they came from, outsiders, standups
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('outsider', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('standup', sa.Boolean(), nullable=True))
     with op.batch_alter_table('blockers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('private', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('message_id', sa.String(length=256), nullable=True))
@@ -34,4 +35,5 @@ def downgrade() -> None:
         batch_op.drop_column('message_id')
         batch_op.drop_column('private')
     with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_column('standup')
         batch_op.drop_column('outsider')
