@@ -3,9 +3,11 @@ numbers and the numbers are tested once."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import classify as rules
 from bot.model import (
     OPEN_REQUEST_STATES,
     Action,
@@ -14,11 +16,12 @@ from bot.model import (
     Request,
     RequestState,
     Section,
+    StandupAnswer,
     Team,
     Where,
 )
 from bot.ports import UnitOfWork
-from bot.text import age, mention
+from bot.text import age, mention, one_line
 from bot.views import blocker_line, plural, request_line
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
@@ -31,7 +34,9 @@ class BlockerLine:
     owner: str
     unblocker: str | None
     opened_at: datetime
-    age: str
+    age: str  # open ones: how long open so far; resolved ones: how long they were open
+    resolved_by: str | None = None
+    resolution: str | None = None  # the note it was resolved with
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,23 @@ class RequestLine:
     requester: str
     problem: str | None
     age: str
+    reopened: str | None = None  # the requester's "not yet": why the delivery did not solve it
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One person's standup in a line: what moved, what blocks them."""
+
+    user: str
+    moved: str | None
+    blocks: str | None
 
 
 @dataclass(frozen=True)
 class Participation:
     answered: tuple[str, ...]
     missing: tuple[str, ...]
+    highlights: tuple[Highlight, ...] = ()  # the latest answer of each who answered
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ class Digest:
         """Nothing open and nothing happened: the digest is one line, not an empty report."""
         return not (
             self.open_blockers or self.resolved_blockers or self.requests_by_state
+            or self.waiting_for_decision or self.awaiting_confirmation
             or self.solved or self.standups.answered or self.private_blockers
             or self.private_requests
         )
@@ -98,12 +115,35 @@ class Digest:
 
 
 def _blocker_line(b: Blocker, now: datetime) -> BlockerLine:
+    if b.resolved_at is not None:  # how long it was open, not how long ago it opened
+        return BlockerLine(b.number, b.text, b.owner, b.unblocker, b.opened_at,
+                           age(b.opened_at, b.resolved_at), b.resolved_by, b.resolution)
     return BlockerLine(b.number, b.text, b.owner, b.unblocker, b.opened_at, age(b.opened_at, now))
 
 
 def _request_line(r: Request, now: datetime) -> RequestLine:
+    reopened = (r.outcome_note or "no reason given") \
+        if r.state == RequestState.IN_PROGRESS and r.outcome_at else None
     return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
-                       age(r.created_at, now))
+                       age(r.created_at, now), reopened)
+
+
+def _highlights(answers: list[StandupAnswer]) -> tuple[Highlight, ...]:
+    latest: dict[str, StandupAnswer] = {}
+    for answer in answers:  # oldest first: the last one of each person wins
+        latest[answer.user] = answer
+    found = []
+    for user, answer in sorted(latest.items()):
+        sentences = [s for s in (x.strip() for x in _SENTENCES.split(answer.text)) if s]
+        blocks = [s for s in sentences if rules.classify(s).label == "blocker"]
+        moved = [s for s in sentences if s not in blocks]
+        found.append(Highlight(user, "; ".join(moved[:2]) or None, "; ".join(blocks[:2]) or None))
+    return tuple(found)
+
+
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+# Shown in "Decisions needed" (the section that asks for action), so not again by state.
+_DECISION_STATES = (RequestState.READY_FOR_REVIEW, RequestState.DELIVERED)
 
 
 async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *,
@@ -128,6 +168,8 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
 
     by_state = []
     for state in OPEN_REQUEST_STATES:
+        if state in _DECISION_STATES:
+            continue
         lines = tuple(_request_line(r, now) for r in open_requests if r.state == state)
         if lines:
             by_state.append((state.value, lines))
@@ -152,13 +194,18 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
         solved=tuple(_request_line(r, now) for r in closed if r.state == RequestState.SOLVED),
         new_requests=new_requests,
         new_blockers=new_blockers,
-        standups=Participation(tuple(answered), tuple(u for u in expected if u not in answered)),
+        standups=Participation(tuple(answered), tuple(u for u in expected if u not in answered),
+                               _highlights(answers)),
         private_blockers=hidden[0],
         private_requests=hidden[1],
     )
 
 
 def _blocker_text(b: BlockerLine) -> str:
+    if b.resolved_by:
+        how = f"open {b.age}, resolved by {mention(b.resolved_by)}" + (
+            f": {one_line(b.resolution, 120)}" if b.resolution else "")
+        return blocker_line(b.number, b.text, reporter=b.owner, since=how, limit=90)
     return blocker_line(b.number, b.text, reporter=b.owner, since=b.age, unblocker=b.unblocker,
                         limit=90)
 
@@ -166,8 +213,18 @@ def _blocker_text(b: BlockerLine) -> str:
 def _request_text(r: RequestLine, with_problem: bool = True) -> str:
     if not with_problem:
         return request_line(r.number, r.title, mention(r.requester))
-    return request_line(r.number, r.title, mention(r.requester), problem=r.problem,
+    line = request_line(r.number, r.title, mention(r.requester), problem=r.problem,
                         unstated="_not stated yet_")
+    if r.reopened:
+        line += f"\n    Reopened: {one_line(r.reopened, 140)}"
+    return line
+
+
+def _highlight_text(h: Highlight) -> str:
+    parts = [one_line(h.moved, 140)] if h.moved else []
+    if h.blocks:
+        parts.append(f"blocked: {one_line(h.blocks, 120)}")
+    return f"• {mention(h.user)}: " + ("; ".join(parts) or "an update")
 
 
 MAX_LINES = 15  # per section: a digest is read, not searched; the rest is a command away
@@ -209,7 +266,8 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
         line = f"{len(s.answered)} of {total} posted an update this {d.period}"
         if s.missing:
             line += " (not yet: " + ", ".join(mention(u) for u in s.missing) + ")"
-        sections.append(Section(line, title="Standups"))
+        lines = [line, *(_highlight_text(h) for h in s.highlights)]
+        sections.append(Section(_capped(lines, "`digest day` for today's"), title="Standups"))
     if d.private_blockers or d.private_requests:
         counted = [plural(n, what) for n, what in ((d.private_blockers, "open blocker"),
                                                    (d.private_requests, "open request")) if n]

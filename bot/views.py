@@ -4,10 +4,27 @@ Home view, a digest or a scheduled message."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
+from bot import classify as rules
 from bot.model import DISCOVERY_QUESTIONS, Action, Blocker, Request, Section
 from bot.text import age, mention, one_line
+
+_SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def gist(text: str, limit: int = 100) -> str:
+    """A long message as the sentence that says what blocks (else its first sentence), so a
+    list shows the blocker rather than the first 100 characters of someone's morning."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    sentences = [s for s in (x.strip() for x in _SENTENCES.split(text)) if s] or [flat]
+    scored = [(rules.classify(s), s) for s in sentences]
+    blocking = [(c.confidence, -i, s) for i, (c, s) in enumerate(scored) if c.label == "blocker"]
+    best = max(blocking)[2] if blocking else sentences[0]
+    return one_line(best, limit)
 
 
 def blocker_line(number: int, text: str, *, reporter: str | None = None, since: str | None = None,
@@ -15,7 +32,7 @@ def blocker_line(number: int, text: str, *, reporter: str | None = None, since: 
     """`• #4 staging cert expired (@erin, 2d, waiting on ops)`: whichever details are given."""
     details = [d for d in (mention(reporter) if reporter else None, since,
                            f"waiting on {unblocker}" if unblocker else None) if d]
-    return f"• #{number} {one_line(text, limit)}" + (f" ({', '.join(details)})" if details else "")
+    return f"• #{number} {gist(text, limit)}" + (f" ({', '.join(details)})" if details else "")
 
 
 def blocker_item(b: Blocker, now: datetime, limit: int = 100) -> str:

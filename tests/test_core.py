@@ -283,8 +283,12 @@ async def test_digest_shows_what_was_seeded(chat: Harness) -> None:
     assert sent[0].text == ("Weekly digest: 1 blocker open, oldest 6d; 1 request waiting for your "
                             "decision; 1 delivery accepted.")
     titles = [s.title for s in sent[0].sections]
+    # Each item once: the request waiting for a decision is under "Decisions needed" only.
     assert titles == ["Decisions needed", "Open blockers, oldest first", "Blockers resolved this week",
-                      "Requests ready-for-review (1)", "Delivered and accepted", "Standups"]
+                      "Delivered and accepted", "Standups"]
+    assert text.count(f"#{n1} *CSV export*") == 1
+    assert "#2 fixed one (<@erin>, open 5d, resolved by <@erin>)" in text  # not "6d" ago
+    assert "• <@erin>: shipping the importer" in text  # the standup's highlight
     assert f"#{n1} *CSV export*" in text and "Problem: Finance copies" in text
     assert "#1 old one, waiting for ops (<@erin>, 6d, waiting on ops)" in text
     assert "1 of 2 posted an update" in text and "not yet: <@pat>" in text
