@@ -318,6 +318,31 @@ def scores(text: str) -> dict[str, float]:
     return {"blocker": max(blocker, 0.0), "request": max(request, 0.0), "update": update}
 
 
+_FROM = re.compile(r"\bfrom (.+)$", re.IGNORECASE)
+_CUT_AT = re.compile(r"\s+(?:for|of|on|about|regarding|re|to|in|with|so|because|since|before)\s+.*$"
+                     r"|\s*[#(\[].*$", re.IGNORECASE)
+# The thing awaited, not who gives it: "security review" is awaited from security.
+_AWAITED = re.compile(r"\s+(?:reviews?|approvals?|sign[- ]?offs?|answers?|responses?|replies|"
+                      r"decisions?|feedback|go[- ]ahead|ok|okay|green ?light|input|call)$",
+                      re.IGNORECASE)
+_NOT_A_NAME = re.compile(r"[^\w\s'&.-]", re.UNICODE)
+
+
+def unblocker_phrase(phrase: str | None) -> str | None:
+    """Who can unblock, as a person or a short noun phrase ("ops", "the design team", "the
+    vendor"), never a fragment of the sentence: "security review for PR #482 🙃" is security."""
+    if not phrase:
+        return None
+    phrase = _CUT_AT.sub("", phrase.strip())
+    phrase = _NOT_A_NAME.sub(" ", phrase)
+    phrase = " ".join(phrase.split()).strip(" .-'")
+    phrase = _AWAITED.sub("", phrase).strip()
+    words = phrase.split()
+    if not words or len(words) > 4 or words[-1].lower() in ("the", "a", "an", "our", "my"):
+        return None
+    return phrase
+
+
 def classify(text: str) -> Classification:
     """Label a chat message. Confidence below `UNSURE` means "worth a second opinion"."""
     text = _normalise(text)
@@ -333,10 +358,14 @@ def classify(text: str) -> Classification:
     extracted: dict[str, str | None] = {}
     if maybe_blocker:
         mention_match = _MENTION.search(text)
+        blocked_on = _first_group(_BLOCKED_ON_PATTERNS, text, "what")
+        who = _first_group(_UNBLOCKER_PATTERNS, text, "who")
+        if who is None and blocked_on and (origin := _FROM.search(blocked_on)):
+            who = origin.group(1)  # "the API keys from the vendor": the vendor can unblock
         extracted = {
-            "blocked_on": _first_group(_BLOCKED_ON_PATTERNS, text, "what"),
+            "blocked_on": blocked_on,
             "unblocker": (f"<@{mention_match.group(1)}>" if mention_match
-                          else _first_group(_UNBLOCKER_PATTERNS, text, "who")),
+                          else unblocker_phrase(who)),
         }
     if top_label == "blocker" and top >= STRONG:
         confidence = 0.9 if top - second >= STRONG else 0.8 if top > second else 0.7
@@ -412,3 +441,48 @@ def similarity(a: str, b: str) -> float:
     if not ka or not kb:
         return 0.0
     return len(ka & kb) / len(ka | kb)
+
+
+# ---- a blocker's life: the same one again, or gone ----------------------------------------
+
+# Words that say a blocker is gone, in the languages above (the rules'-only reading).
+_GONE = _rx(
+    r"\b(?:not|no longer|isn'?t|aren'?t|am not|i'?m not) (?:blocked|stuck|blocking)\b|"
+    r"\bunblocked\b|\b(?:is|are|it'?s|all) (?:fixed|sorted|resolved|done|working)\b|"
+    r"\bfixed\b|\bsorted (?:out|it)\b|\bresolved\b|\b(?:green|working|running|up|back) again\b|"
+    r"\bworks (?:now|again)\b|\bgot (?:the |my |our )?(?:creds|credentials|access|keys?|"
+    r"approval|sign[- ]?off|review|cert|license)\b|\bcame through\b|\bback on track\b|"
+    r"\bya no (?:estoy |est[aá] |estamos )?bloquead\w*|\bya est[aá] resuelt\w*|"
+    r"\bdesbloquead\w*|\bresolvid[oa]\b|"
+    r"\bn[aã]o (?:estou|est[aá]) mais bloquead\w*|\bd[ée]bloqu[ée]\w*|\bplus bloqu[ée]\w*|"
+    r"\bnicht mehr blockiert\b|\bbehoben\b|\bgel[öo]st\b|\bsbloccat\w*|\brisolt[oa]\b|"
+    r"\bniet meer geblokkeerd\b|\bopgelost\b|\bodblokowan\w*|\bnaprawion\w*|"
+    r"\bho gaya\b.*\b(?:fix|theek)\b|\bfix ho gaya\b"
+)
+# Words that say how blocked someone is, not what blocks them: left out when comparing.
+_STATUS_WORDS = frozenset(
+    "still blocked block blocker blocking waiting wait until till can cant cannot again anymore "
+    "longer yet today now fixed unblocked green red broken stuck got issue problem pending "
+    "since hours days week stil same one thing stuff".split())
+
+
+def says_resolved(text: str) -> bool:
+    """Does the message say a blocker is gone ("fixed", "unblocked", "green again", "got the
+    creds")? A question ("is it fixed?") says nothing."""
+    text = _normalise(text)
+    return bool(_GONE.search(text)) and not text.rstrip().endswith("?")
+
+
+def blocker_overlap(a: str, b: str) -> tuple[int, float]:
+    """How much two blocker statements share what they are about, status words aside: the
+    shared keywords, and their share of the shorter statement's."""
+    ka = {w for w in keywords(a) if w not in _STATUS_WORDS}
+    kb = {w for w in keywords(b) if w not in _STATUS_WORDS}
+    if not ka or not kb:
+        return 0, 0.0
+    # Different numbers name different things: PR #482 is not PR #517, item-3 not item-4.
+    na, nb = {w for w in ka if any(c.isdigit() for c in w)}, {w for w in kb if any(c.isdigit() for c in w)}
+    if na and nb and not na & nb:
+        return 0, 0.0
+    shared = len(ka & kb)
+    return shared, shared / min(len(ka), len(kb))

@@ -184,6 +184,18 @@ class Blocker:
 
 
 @dataclass(frozen=True)
+class BlockerEvent:
+    """One line of a blocker's history: opened, updated ("still blocked ..."), edited,
+    resolved or dismissed; by whom, when, and in their words."""
+
+    number: int
+    at: datetime
+    kind: str  # "opened" | "updated" | "edited" | "resolved" | "dismissed"
+    by: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class DiscoveryQuestion:
     field: str
     text: str

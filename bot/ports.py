@@ -14,6 +14,7 @@ from typing import Self
 
 from bot.model import (
     Blocker,
+    BlockerEvent,
     InboundMessage,
     Member,
     Outgoing,
@@ -95,6 +96,13 @@ class Blockers(ABC):
     @abstractmethod
     async def by_message(self, team: Team, channel: str, message_id: str) -> Blocker | None:
         """The blocker the message `message_id` in `channel` opened, if it opened one."""
+
+    @abstractmethod
+    async def add_event(self, team: Team, event: BlockerEvent) -> None: ...
+
+    @abstractmethod
+    async def history(self, team: Team, number: int) -> list[BlockerEvent]:
+        """The blocker's events, oldest first."""
 
     @abstractmethod
     async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:

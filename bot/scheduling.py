@@ -29,7 +29,7 @@ from bot.model import (
     effective_schedules,
 )
 from bot.ports import Cron, UnitOfWork
-from bot.text import mention
+from bot.text import age, mention, user_ref
 from bot.usecases.overview import send_digest
 from bot.usecases.standups import STANDUP_QUESTIONS, awaiting_answer
 from bot.views import blocker_item, blocker_line
@@ -302,6 +302,20 @@ class _Run:
                 actions=tuple(Action(f"Resolve #{b.number}", f"resolve {b.number}")
                               for b in due[:5])))
             self.report.count("escalation", True)
+        # The nudge reaches the person named as the one who can unblock, too.
+        for blocker in due:
+            person = user_ref(blocker.unblocker) if (blocker.unblocker or "").startswith("<@") \
+                else None
+            if person and person not in producers and person != blocker.reporter:
+                await self.uow.outbox.add(Outgoing(
+                    where=Where(self.team.platform, self.team.tenant, ""), to_user=person,
+                    text=f"A reminder: {mention(blocker.reporter)} is still blocked and says you "
+                         f"can unblock it (blocker #{blocker.number}, open "
+                         f"{age(blocker.opened_at, self.now)}).",
+                    sections=(Section(blocker_item(blocker, self.now)),),
+                    actions=(Action(f"Resolve #{blocker.number}", f"resolve {blocker.number}",
+                                    style="primary"),)))
+                self.report.count("escalation", True)
 
 
 def _summary_line(answered: int, missing: list[str], opened: list[Blocker]) -> str:

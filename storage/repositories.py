@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import ports
 from bot.model import (
     Blocker,
+    BlockerEvent,
     BlockerStatus,
     Member,
     Request,
@@ -29,6 +30,7 @@ from bot.model import (
     TeamSettings,
 )
 from storage.tables import (
+    BlockerEventRow,
     BlockerRow,
     MemberRow,
     MessageRefRow,
@@ -220,6 +222,18 @@ class SqlBlockers(_Repo, ports.Blockers):
             BlockerRow.message_id == message_id).order_by(BlockerRow.number).limit(1)
         )).scalar_one_or_none()
         return _blocker(row) if row else None
+
+    async def add_event(self, team: Team, event: BlockerEvent) -> None:
+        self.session.add(BlockerEventRow(platform=team.platform, tenant=team.tenant,
+                                         number=event.number, at=event.at, kind=event.kind,
+                                         by=event.by, text=event.text))
+        await self.session.flush()
+
+    async def history(self, team: Team, number: int) -> list[BlockerEvent]:
+        rows = await self.session.execute(select(BlockerEventRow).where(
+            _team_filter(BlockerEventRow, team), BlockerEventRow.number == number,
+        ).order_by(BlockerEventRow.at, BlockerEventRow.id))
+        return [BlockerEvent(r.number, r.at, r.kind, r.by, r.text) for r in rows.scalars()]
 
     async def mark_escalated(self, team: Team, number: int, at: datetime) -> bool:
         done = await self.session.execute(update(BlockerRow).where(

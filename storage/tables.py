@@ -106,6 +106,20 @@ class BlockerRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(256))
 
 
+class BlockerEventRow(Base):
+    __tablename__ = "blocker_events"
+    __table_args__ = (Index("ix_blocker_events_blocker", "platform", "tenant", "number", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str | None] = mapped_column(Text)
+
+
 class RequestRow(Base):
     __tablename__ = "requests"
     __table_args__ = (

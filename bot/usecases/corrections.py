@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from bot.model import DISCOVERY_QUESTIONS, OPEN_REQUEST_STATES, Action, Blocker, Request
+from bot.model import DISCOVERY_QUESTIONS, OPEN_REQUEST_STATES, Action, Blocker, BlockerEvent, Request
 from bot.text import MAX_TEXT, one_line
 from bot.turn import Turn
 
@@ -55,6 +55,8 @@ async def _edited(turn: Turn) -> None:
         if blocker.text != text[:MAX_TEXT]:
             blocker.text = text[:MAX_TEXT]
             await turn.uow.blockers.save(blocker)
+            await turn.uow.blockers.add_event(turn.team, BlockerEvent(
+                blocker.number, turn.now, "edited", turn.user, blocker.text))
             await turn.reply(f"Updated blocker #{blocker.number} to your edited words.",
                              private=True)
         return

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.model import Role, StandupAnswer, Team
+from bot.model import Action, Role, StandupAnswer, Team
 from bot.ports import UnitOfWork
-from bot.text import mention, user_ref
+from bot.text import mention, one_line, user_ref
 from bot.turn import Command, Turn
-from bot.usecases.blockers import is_blocker, record_blocker
+from bot.usecases.blockers import gone_for, is_blocker, same_or_new, track
 from bot.views import blocker_actions, blocker_section
 
 STANDUP_QUESTIONS = ("What moved forward since last time?", "Anything blocking you?")
@@ -75,23 +75,34 @@ async def cmd_standup(turn: Turn, args: str) -> None:
     await turn.uow.standups.add(StandupAnswer(turn.team, turn.user, args, turn.now,
                                               turn.msg.where.channel), replaces_since=since)
     already = {b.text for b in await turn.uow.blockers.open(turn.team, reporter=turn.user)}
-    tracked = []
+    outcomes, gone = [], []
     for sentence in filter(None, (s.strip() for s in _SENTENCE.split(args))):
         if sentence in already:
             continue  # the corrected answer repeats a blocker that is tracked already
+        ended = await gone_for(turn, sentence)
+        if ended is not None:
+            gone.append(ended)
+            continue
         result = await turn.assistant.classify(sentence, where=turn.msg.where)
         if is_blocker(result):
-            tracked.append(await record_blocker(turn, sentence, source="standup",
-                                                unblocker=result.unblocker,
-                                                blocked_on=result.blocked_on))
-    if not tracked:
-        await turn.reply(f"Thanks {mention(turn.user)}, your update is in.", private=True)
-        return
-    await turn.reply(
-        f"Thanks {mention(turn.user)}, your update is in. I'm tracking "
-        + ", ".join(f"#{b.number}" for b in tracked) + " as blockers.",
-        sections=tuple(blocker_section(b) for b in tracked),
-        actions=tuple(a for b in tracked for a in blocker_actions(b))[:10])
+            outcomes.append(await track(turn, sentence, result, "standup"))
+    new = [t.blocker for t in outcomes if t.kind == "new"]
+    updated = [t.blocker for t in outcomes if t.kind == "updated"]
+    asked = [t for t in outcomes if t.kind == "asked"]
+    parts = [f"Thanks {mention(turn.user)}, your update is in."]
+    if new:
+        parts.append("I'm tracking " + ", ".join(f"#{b.number}" for b in new) + " as blockers.")
+    if updated:
+        parts.append("Added your news to " + ", ".join(f"#{b.number}" for b in updated) + ".")
+    for t in asked:
+        parts.append(f"Is “{one_line(t.text, 80)}” blocker #{t.blocker.number} again?")
+    for b in gone:
+        parts.append(f"Sounds like #{b.number} ({one_line(b.text, 60)}) is gone: close it?")
+    actions = [a for b in new for a in blocker_actions(b)]
+    actions += [a for t in asked for a in same_or_new(t)]
+    actions += [Action(f"Resolve #{b.number}", f"resolve {b.number}", style="primary") for b in gone]
+    await turn.reply(" ".join(parts), sections=tuple(blocker_section(b) for b in new),
+                     actions=tuple(actions)[:10], private=not new)
 
 
 COMMANDS = (

@@ -90,7 +90,7 @@ async def test_ignore_previous_instructions_changes_nothing_of_anyone_elses(
     assert first.status == BlockerStatus.OPEN and first.reporter == "erin"
     # The worst it did: sam's own message became sam's own blocker, with no one named in it.
     assert [(b.number, b.reporter, b.unblocker) for b in open_blockers] == [
-        (1, "erin", "legal review"), (2, "sam", None)]
+        (1, "erin", "legal"), (2, "sam", None)]
     assert not any(o.to_user == "erin" for o in sent)
     assert "<@pat>" not in "\n".join(flatten(o) for o in sent)
 

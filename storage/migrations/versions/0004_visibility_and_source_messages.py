@@ -1,4 +1,4 @@
-"""visibility of blockers and requests, the messages they came from, outsiders, standups
+"""visibility, source messages, outsiders, standup participation, blocker history
 
 Revision ID: 0004
 Revises: 0003
@@ -16,6 +16,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('blocker_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=16), nullable=False),
+    sa.Column('tenant', sa.String(length=128), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('by', sa.String(length=128), nullable=False),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('blocker_events', schema=None) as batch_op:
+        batch_op.create_index('ix_blocker_events_blocker', ['platform', 'tenant', 'number', 'at'], unique=False)
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.add_column(sa.Column('outsider', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('standup', sa.Boolean(), nullable=True))
@@ -37,3 +50,6 @@ def downgrade() -> None:
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_column('standup')
         batch_op.drop_column('outsider')
+    with op.batch_alter_table('blocker_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_blocker_events_blocker')
+    op.drop_table('blocker_events')
