@@ -134,7 +134,8 @@ def _highlights(answers: list[StandupAnswer]) -> tuple[Highlight, ...]:
         latest[answer.user] = answer
     found = []
     for user, answer in sorted(latest.items()):
-        sentences = [s for s in (x.strip() for x in _SENTENCES.split(answer.text)) if s]
+        sentences = [s for s in (x.strip().rstrip(".;,") for x in _SENTENCES.split(answer.text))
+                     if s]
         blocks = [s for s in sentences if rules.classify(s).label == "blocker"]
         moved = [s for s in sentences if s not in blocks]
         found.append(Highlight(user, "; ".join(moved[:2]) or None, "; ".join(blocks[:2]) or None))
