@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from adapters.config import Settings
+from adapters.config import ConfigError, Settings
 from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
 from adapters.slack import commands as slack_commands
@@ -18,7 +18,7 @@ from bot.ports import Sender
 from bot.relay import Relay
 from bot.scheduling import Scheduler
 from storage.db import Database, is_sqlite
-from storage.migrate import upgrade
+from storage.migrate import schema_problem, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             # SQLite is the zero-setup path, so it upgrades itself; PostgreSQL deployments run
             # `producer-bot db upgrade` as a deliberate step.
             await upgrade(db.engine)
+        elif problem := await schema_problem(db.engine):
+            raise ConfigError(problem)  # one line and a non-zero exit, not a traceback a second
         cron = ApsCron()
         async with open_assistant(settings) as assistant:
             core = Core(assistant, cron=cron, spellings={"slack": slack_commands.spell})

@@ -37,3 +37,23 @@ async def current(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
+
+
+def head() -> str:
+    """The revision this version of the code needs."""
+    from alembic.script import ScriptDirectory
+
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert found is not None
+    return found
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """Why the database cannot be used as it is (its schema is not this version's), in words
+    that say what to do; None when it is ready."""
+    at, needed = await current(engine), head()
+    if at == needed:
+        return None
+    state = "has no schema yet" if at is None else f"is at schema revision {at}"
+    return (f"the database {state}; this version needs revision {needed}. Run `producer-bot db "
+            "upgrade` first")

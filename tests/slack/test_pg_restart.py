@@ -14,7 +14,6 @@ import pytest
 from adapters.compose import open_app
 from adapters.server import serving
 from bot.model import Team
-from storage.migrate import upgrade
 from tests.conftest import postgres_url, reset_postgres
 from tests.slack.conftest import SlackClient, payload, slack_settings
 from tests.slack.fake_slack import FakeSlack
@@ -35,8 +34,7 @@ async def test_events_during_a_database_restart_are_retried_not_lost(
         pytest.skip("needs TEST_DATABASE_URL and a local cluster to restart")
     await reset_postgres(url)
     settings = slack_settings(tmp_path, fake_slack, database_url=url)
-    async with open_app(settings, auto_migrate=False) as app:
-        await upgrade(app.db.engine)
+    async with open_app(settings, auto_migrate=True) as app:  # `db upgrade`, then serve
         async with serving(app, host="127.0.0.1", port=0, scheduler=False) as server:
             slack = SlackClient(server.url, app, fake_slack)
             first = payload("message", event_id="EvBefore")
