@@ -37,7 +37,8 @@ async def cmd_console(settings: config.Settings, args: argparse.Namespace) -> in
     sender = ConsoleSender(lambda text: holder["console"].write(text))
     async with open_app(settings, senders={"console": sender}) as app:
         console = holder["console"] = Console(app.relay, args.user, sys.stdout)
-        await console.set_role(args.user, Role(args.role) if args.role else None)
+        if args.role:
+            await console.set_role(args.user, Role(args.role))
         # Replies owed from an earlier session (a crash, Ctrl-C mid-send) go out first.
         await app.relay.drain()
         await console.run(sys.stdin, interactive=is_tty)

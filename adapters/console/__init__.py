@@ -89,6 +89,9 @@ class Console:
         self.relay = relay
         self.user = user
         self.out = out
+        # Who has been played: someone the console starts as but never speaks as (`you`,
+        # before `:as erin`) is no member of the team and never counted in it.
+        self.played: set[str] = set()
 
     def write(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -96,6 +99,7 @@ class Console:
     async def set_role(self, user: str, role: Role | None) -> None:
         """Play `user`, in `role` if one is given (people.play_as: the first person in a team
         without a producer becomes its producer)."""
+        self.played.add(user)
         given = await self.relay.perform(partial(people.play_as, team=TEAM, user=user, role=role))
         if role is None and given == Role.PRODUCER:
             self.write(f"(@{user} is this team's producer: nobody else was yet)")
@@ -124,6 +128,8 @@ class Console:
         return True
 
     async def say(self, line: str) -> None:
+        if self.user not in self.played:
+            await self.set_role(self.user, None)
         await self.relay.receive(to_inbound(line, self.user))
         await self.relay.drain()
 

@@ -87,3 +87,46 @@ def test_bad_console_input_is_answered_not_crashed(tmp_path: Path) -> None:
     assert "don't know the command `nope`" in result.stdout
     assert "Nothing was recorded" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+TRUST_SCRIPT = """\
+:as pat producer
+:as erin
+can't deploy until the staging cert is renewed
+standup fixed the login test. still blocked on the staging cert
+resolv 1
+staging cert renewed, not blocked anymore
+resolve 1 ops renewed it
+history 1
+:as sam
+hey can we get a dark mode?
+:as ann
+hello
+:as pat
+roles
+role @sam none
+schedule daily-digest on
+away until friday
+away until 2020-01-01
+standup join @ann
+digest
+"""
+
+
+def test_a_team_trusting_the_bot_through_the_console(tmp_path: Path) -> None:
+    """Each finding of issue #13 as a person meets it in the console."""
+    out = run_console(tmp_path, TRUST_SCRIPT).stdout
+    assert out.count("blocker #1") >= 1 and "blocker #2" not in out  # one blocker per problem
+    assert "Added your news to #1" in out
+    assert "Did you mean `resolve 1`?" in out
+    assert "Sounds like blocker #1" in out and "[Resolve #1: resolve 1]" in out
+    assert "news from @erin: still blocked on the staging cert" in out
+    assert "resolved by @erin: ops renewed it" in out
+    assert "[File as request: request hey can we get a dark mode?]" in out
+    assert "no role yet: @sam, @ann" in out  # nobody gets a role by speaking
+    assert "@sam has no role now" in out
+    assert "The daily-digest schedule is on" in out
+    assert "(Friday, inclusive)" in out and "2020-01-01 has passed" in out
+    assert "@ann now takes part in standups" in out
+    assert "open 1m, resolved by @erin: ops renewed it" in out  # the digest: how long it was open
+    assert "@you" not in out  # the console's own starting user, never spoken as, is nobody
