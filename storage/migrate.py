@@ -51,7 +51,13 @@ def head() -> str:
 async def schema_problem(engine: AsyncEngine) -> str | None:
     """Why the database cannot be used as it is (its schema is not this version's), in words
     that say what to do; None when it is ready."""
-    at, needed = await current(engine), head()
+    from storage.repositories import _UNREACHABLE
+
+    try:
+        at = await current(engine)
+    except _UNREACHABLE:
+        return None  # not reachable yet: /readyz says so, and the schema is checked again there
+    needed = head()
     if at == needed:
         return None
     state = "has no schema yet" if at is None else f"is at schema revision {at}"
