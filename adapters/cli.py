@@ -74,7 +74,8 @@ async def cmd_db(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_eval(settings: config.Settings, args: argparse.Namespace) -> int:
-    return await eval_command(settings, args.file, heuristic=args.heuristic,
+    return await eval_command(settings, args.file, discovery=args.discovery,
+                              heuristic=args.heuristic,
                               every_message=args.every_message, mistakes=args.mistakes)
 
 

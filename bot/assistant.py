@@ -62,6 +62,8 @@ class Review:
     next_question: str | None = None
     source: str = "heuristic"
     prompt_version: str | None = None
+    # The answer states no pain, cost, person or situation ("my manager asked for it").
+    dodge: bool = False
 
 
 class Assistant(ABC):
@@ -93,8 +95,9 @@ class Assistant(ABC):
         if question is None or question.field != "problem":
             return Review(problem_stated=bool(request.problem), solution_in_disguise=False)
         solution = await self.is_solution(answer, where=where)
-        return Review(problem_stated=bool(answer.strip()) and not solution,
-                      solution_in_disguise=solution)
+        dodge = not solution and rules.looks_like_dodge(answer)
+        return Review(problem_stated=bool(answer.strip()) and not solution and not dodge,
+                      solution_in_disguise=solution, dodge=dodge)
 
     async def summarize(self, digest: Digest, *, where: Where | None = None) -> str | None:
         """A headline of at most three sentences drawn only from the digest's data.

@@ -48,6 +48,7 @@ class RequestLine:
     problem: str | None
     age: str
     reopened: str | None = None  # the requester's "not yet": why the delivery did not solve it
+    problem_unclear: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _request_line(r: Request, now: datetime) -> RequestLine:
     reopened = (r.outcome_note or "no reason given") \
         if r.state == RequestState.IN_PROGRESS and r.outcome_at else None
     return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
-                       age(r.created_at, now), reopened)
+                       age(r.created_at, now), reopened, r.problem_unclear)
 
 
 def _highlights(answers: list[StandupAnswer]) -> tuple[Highlight, ...]:
@@ -216,6 +217,8 @@ def _request_text(r: RequestLine, with_problem: bool = True) -> str:
         return request_line(r.number, r.title, mention(r.requester))
     line = request_line(r.number, r.title, mention(r.requester), problem=r.problem,
                         unstated="_not stated yet_")
+    if r.problem_unclear:
+        line += " _(problem unclear)_"
     if r.reopened:
         line += f"\n    Reopened: {one_line(r.reopened, 140)}"
     return line

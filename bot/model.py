@@ -236,6 +236,9 @@ class Request:
     outcome_note: str | None = None
     updated_at: datetime | None = None
     private: bool = False  # filed where not everyone in the team can read it (InboundMessage)
+    # Asked twice what problem it solves, the answer still named no pain or cost: accepted for
+    # review, marked so the producer sees it.
+    problem_unclear: bool = False
     # The platform's id of the message that gave each discovery answer (field -> message id), so
     # that an edit of that message corrects the answer.
     answer_messages: dict[str, str] = field(default_factory=dict)

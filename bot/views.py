@@ -76,6 +76,11 @@ def request_sections(r: Request) -> tuple[Section, ...]:
             lines.append(f"*{question.text}* {one_line(r.answers[question.field], 400)}")
     if "proposed_solution" in r.answers:
         lines.append(f"*Proposed solution:* {one_line(r.answers['proposed_solution'], 300)}")
+    if "first_answer" in r.answers:
+        lines.append(f"*First answer:* {one_line(r.answers['first_answer'], 300)}")
+    if r.problem_unclear:
+        lines.append("*Problem unclear:* asked twice, the answer names no pain, cost or person "
+                     "yet; worth a word with the requester before deciding.")
     if r.decision_reason:
         lines.append(f"*Reason:* {one_line(r.decision_reason, 300)}")
     return (Section("\n".join(lines)),)

@@ -245,7 +245,7 @@ class SqlBlockers(_Repo, ports.Blockers):
 _REQUEST_FIELDS = ("number", "title", "requester", "channel", "thread", "discovery_step",
                    "followup_asked", "discovery_direct", "decision_reason", "decided_by",
                    "created_at", "ready_at", "decided_at", "delivered_at", "delivery_note",
-                   "outcome_at", "outcome_note", "private")
+                   "outcome_at", "outcome_note", "private", "problem_unclear")
 
 
 def _request(row: RequestRow) -> Request:

@@ -152,6 +152,7 @@ class RequestRow(Base):
     outcome_at: Mapped[datetime | None]
     outcome_note: Mapped[str | None] = mapped_column(Text)
     private: Mapped[bool] = mapped_column(default=False, server_default=false())
+    problem_unclear: Mapped[bool] = mapped_column(default=False, server_default=false())
     answer_messages: Mapped[dict[str, Any]] = mapped_column(default=dict,
                                                             server_default=text("'{}'"))
 

@@ -127,21 +127,34 @@ def format_report(report: EvalReport, show_mistakes: bool = False) -> str:
     return "\n".join(lines)
 
 
-async def eval_command(settings: object, file: str, *, heuristic: bool = False,
-                       every_message: bool = False, mistakes: bool = False) -> int:
-    """`producer-bot eval`: print the report; its last line is `accuracy: 0.NN`."""
+async def eval_command(settings: object, file: str | None, *, heuristic: bool = False,
+                       every_message: bool = False, mistakes: bool = False,
+                       discovery: str | None = None) -> int:
+    """`producer-bot eval`: print the report; its last line is `accuracy: 0.NN` (or, for
+    `--discovery`, the share of real problem statements wrongly pushed back)."""
     from adapters.llm import open_assistant
+    from adapters.llm.eval_discovery import format_discovery, run_discovery_eval
 
+    if not file and not discovery:
+        raise ValueError("give a FILE of labelled messages, or --discovery FILE of answers")
     async with open_assistant(settings, heuristic_only=heuristic,
                               every_message=every_message) as assistant:
-        report = await run_eval(file, assistant)
-    print(format_report(report, show_mistakes=mistakes))
+        if file:
+            print(format_report(await run_eval(file, assistant), show_mistakes=mistakes))
+        if discovery:
+            if file:
+                print()
+            print(format_discovery(await run_discovery_eval(discovery, assistant),
+                                   show_mistakes=mistakes))
     return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help='JSON lines: {"text": "...", "label": '
-                                     '"blocker|request|update|other"}')
+    parser.add_argument("file", nargs="?", help='JSON lines: {"text": "...", "label": '
+                                                '"blocker|request|update|other"}')
+    parser.add_argument("--discovery", metavar="FILE",
+                        help='discovery answers: {"request": ..., "answer": ..., '
+                             '"label": "problem|solution|dodge"} per line')
     parser.add_argument("--heuristic", action="store_true",
                         help="measure the heuristic alone, even when a model is configured")
     parser.add_argument("--every-message", action="store_true",
@@ -161,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(eval_command(config.load(), args.file, heuristic=args.heuristic,
                                         every_message=args.every_message,
-                                        mistakes=args.mistakes))
+                                        mistakes=args.mistakes, discovery=args.discovery))
     except (ValueError, config.ConfigError) as exc:
         print(f"producer-bot eval: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,9 @@ from bot.views import plural, request_sections, review_actions
 SOLUTION_FOLLOWUP = (
     "That sounds like a solution, which is useful, and I've noted it. What problem would it "
     "solve? Who is stuck or slowed down today without it, and what does that cost them?")
+DODGE_FOLLOWUP = (
+    "Thanks. To weigh it against everything else, I need the problem behind it: what happens "
+    "today without it? Who loses time or money, and about how much?")
 # The surface of the answer to a bare `request`: platforms with forms show the discovery form
 # (Teams: a form card), the others its text.
 REQUEST_FORM = "request-form"
@@ -82,15 +85,21 @@ async def answer(turn: Turn, request: Request) -> None:
             request.discovery_step += 1
     else:
         review = await turn.assistant.review_discovery(request, text, where=turn.msg.where)
-        if question.field == "problem" and not request.followup_asked \
-                and review.solution_in_disguise:
-            # Keep what they proposed: nothing a user said is lost, and it helps the team.
-            request.answers["proposed_solution"] = text
+        pushback = question.field == "problem" and (
+            review.solution_in_disguise or review.dodge or not review.problem_stated)
+        if pushback and not request.followup_asked:
+            # Once per question, politely. Keep what they said: nothing a user said is lost,
+            # and a proposed solution helps the team.
+            field = "proposed_solution" if review.solution_in_disguise else "first_answer"
+            request.answers[field] = text[:MAX_TEXT]
             request.followup_asked = True
             await turn.save(request)
-            await turn.reply(review.next_question or SOLUTION_FOLLOWUP,
+            followup = SOLUTION_FOLLOWUP if review.solution_in_disguise else DODGE_FOLLOWUP
+            await turn.reply(review.next_question or followup,
                              where=discovery_place(turn, request))
             return
+        if pushback:  # the second try: accepted, and the producer sees it is unclear
+            request.problem_unclear = True
         request.answers[question.field] = text[:MAX_TEXT]
         if turn.msg.message_id:
             request.answer_messages[question.field] = turn.msg.message_id

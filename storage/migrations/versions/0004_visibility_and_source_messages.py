@@ -38,10 +38,12 @@ def upgrade() -> None:
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.add_column(sa.Column('private', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('answer_messages', sa.JSON(), server_default=sa.text("'{}'"), nullable=False))
+        batch_op.add_column(sa.Column('problem_unclear', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('requests', schema=None) as batch_op:
+        batch_op.drop_column('problem_unclear')
         batch_op.drop_column('answer_messages')
         batch_op.drop_column('private')
     with op.batch_alter_table('blockers', schema=None) as batch_op:
