@@ -83,11 +83,26 @@ class Installations:
         )
 
     async def client_for(self, tenant: str) -> AsyncWebClient:
-        """The outbox's client for one workspace, with its own bot token."""
-        found = await self.installation_store.async_find_bot(enterprise_id=None, team_id=tenant)
+        """The outbox's client for one workspace (or organisation), with its own bot token."""
+        store = self.installation_store
+        if tenant.startswith("E"):  # an org-wide install: the tenant is the organisation
+            found = await store.async_find_bot(enterprise_id=tenant, team_id=None,
+                                               is_enterprise_install=True)
+        else:  # a workspace, which slack_sdk files under its organisation when it has one
+            found = await store.async_find_bot(enterprise_id=await self._organisation(tenant),
+                                               team_id=tenant)
         if found is None or not found.bot_token:
             raise Undeliverable(f"no Slack installation for workspace {tenant}")
         return web_client(self.settings, found.bot_token, retries=False)
+
+    async def _organisation(self, team: str) -> str | None:
+        bots = self.installation_store.bots
+        query = (select(bots.c.enterprise_id)
+                 .where(bots.c.client_id == self.installation_store.client_id,
+                        bots.c.team_id == team)
+                 .order_by(bots.c.installed_at.desc()).limit(1))
+        async with self.installation_store.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
 
     async def create_tables(self) -> None:
         # slack_sdk's own tables, created in the bot's database (idempotent).

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
-from adapters.slack import markup
+from adapters.slack import markup, tenancy
 from bot.model import InboundMessage, Where
 
 PLATFORM = "slack"
@@ -138,84 +138,10 @@ def _check_envelope(data: Mapping[str, Any]) -> None:
             raise BadPayload(f"{kind} without a list of actions")
 
 
-# ---- whose payload: the installation it reached, and whether the sender is of it -------------
-#
-# The way slack-bolt reads it (slack_bolt/request/internals.py: extract_team_id,
-# extract_enterprise_id, extract_is_enterprise_install), so the tenant is always the
-# installation Bolt authorized the request with, and a reply goes out with that workspace's
-# token. In a Slack Connect channel the event's `team_id` (and `event.team`, `user.team_id`) is
-# the sender's organisation; `authorizations[0]` is the installation that received it, and a
-# modal opened there carries `view.app_installed_team_id`.
-
-
-def _bolt_team(data: Mapping[str, Any]) -> Any:
-    view = data.get("view")
-    if isinstance(view, dict) and view.get("app_installed_team_id") is not None:
-        return view["app_installed_team_id"]
-    team = data.get("team")
-    if team is not None:
-        if isinstance(team, str):
-            return team
-        if isinstance(team, dict) and "id" in team:
-            return team.get("id")
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return _bolt_team(authorizations[0]) if isinstance(authorizations[0], dict) else None
-    if "team_id" in data:
-        return data.get("team_id")
-    if isinstance(data.get("event"), dict):
-        return _bolt_team(data["event"])
-    if isinstance(data.get("user"), dict):
-        return data["user"].get("team_id")
-    return view.get("team_id") if isinstance(view, dict) else None
-
-
-def _bolt_enterprise(data: Mapping[str, Any]) -> Any:
-    org = data.get("enterprise")
-    if isinstance(org, str):
-        return org
-    if isinstance(org, dict) and "id" in org:
-        return org.get("id")
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return _bolt_enterprise(authorizations[0]) if isinstance(authorizations[0], dict) else None
-    if "enterprise_id" in data:
-        return data.get("enterprise_id")
-    if isinstance(data.get("team"), dict) and "enterprise_id" in data["team"]:
-        return data["team"].get("enterprise_id")
-    return _bolt_enterprise(data["event"]) if isinstance(data.get("event"), dict) else None
-
-
-def is_enterprise_install(data: Mapping[str, Any]) -> bool:
-    """An org-wide install (Enterprise Grid): its tenant is the organisation, not a workspace."""
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        first = authorizations[0]
-        return isinstance(first, dict) and is_enterprise_install(first)
-    flag = data.get("is_enterprise_install")
-    return flag is True or flag == "true"
-
-
 def team_of(body: Mapping[str, Any]) -> str:
-    """The tenant: the installation's workspace (or organisation, for an org-wide install)."""
-    if is_enterprise_install(body):
-        return _str(_bolt_enterprise(body), "enterprise id")
-    return _str(_bolt_team(body), "team id")
-
-
-def _outsider(body: Mapping[str, Any], tenant: str, actor_team: Any) -> bool:
-    """Whether the person acting belongs to another organisation than the installation's.
-    Unknown (no team given) is no outsider: payloads outside shared channels omit it."""
-    if not _is_id(actor_team) or is_enterprise_install(body):
-        return False  # an org install's members come from many workspaces of the one org
-    return actor_team not in (tenant, _bolt_enterprise(body))
-
-
-def _event_outsider(body: Mapping[str, Any], tenant: str, message: Mapping[str, Any]) -> bool:
-    # As Bolt's extract_actor_team_id: only a shared channel's events speak for another team.
-    if body.get("is_ext_shared_channel") is not True:
-        return False
-    return _outsider(body, tenant, message.get("user_team") or message.get("team"))
+    """The tenant: the installation the payload reached (tenancy.py says how it is read)."""
+    what = "enterprise id" if tenancy.is_enterprise_install(body) else "team id"
+    return _str(tenancy.installation(body), what)
 
 
 def _at(ts: Any) -> datetime:
@@ -276,7 +202,7 @@ def _said(body: Mapping[str, Any], event: Mapping[str, Any], message: Mapping[st
         direct=_is_dm(channel, event.get("channel_type")),
         addressed=addressed,
         kind=kind,
-        outsider=_event_outsider(body, tenant, message),
+        outsider=tenancy.event_outsider(body, tenant, message),
     )
 
 
@@ -379,11 +305,11 @@ def click_place(body: Mapping[str, Any]) -> Place:
     message = _obj(body.get("message"), "message")
     view = _obj(body.get("view"), "view")
     if container.get("type") == "view" and not channel and not message:
+        user = _str(_obj(body.get("user"), "user").get("id"), "user")
         opened = _metadata(view) if view.get("type") == "modal" else {}
         if _is_id(opened.get("channel")):
-            return Place(opened["channel"], _opt_str(opened.get("thread")),
+            return Place(_own(opened["channel"], user), _opt_str(opened.get("thread")),
                          _opt_str(opened.get("message")), bool(opened.get("direct")))
-        user = _str(_obj(body.get("user"), "user").get("id"), "user")
         return Place(user, None, None, True, home=view.get("type") == "home")
     channel_id = _str(channel.get("id") or container.get("channel_id"), "channel")
     ts = _opt_str(message.get("ts")) or _opt_str(container.get("message_ts"))
@@ -391,11 +317,16 @@ def click_place(body: Mapping[str, Any]) -> Place:
     return Place(channel_id, thread if thread != ts else None, ts, _is_dm(channel_id))
 
 
+def _own(channel: str, user: str) -> str:
+    """A 1:1 placeholder (a person's id) in a modal's metadata is only ever the person acting."""
+    return user if is_person(channel) else channel
+
+
 def _clicker(body: Mapping[str, Any]) -> tuple[str, str, bool]:
     """(tenant, user, outsider) of an interaction: the person is the payload's `user`."""
     user = _obj(body.get("user"), "user")
     tenant = team_of(body)
-    return tenant, _str(user.get("id"), "user"), _outsider(body, tenant, user.get("team_id"))
+    return tenant, _str(user.get("id"), "user"), tenancy.outsider(body, tenant, user.get("team_id"))
 
 
 def button_click(body: Mapping[str, Any], command: str) -> InboundMessage:
@@ -478,7 +409,7 @@ def submitted(body: Mapping[str, Any], metadata: Mapping[str, Any], *, text: str
     view = _obj(body.get("view"), "view")
     tenant, user, outsider = _clicker(body)
     return InboundMessage(
-        where=Where(PLATFORM, tenant, channel, _opt_str(metadata.get("thread"))),
+        where=Where(PLATFORM, tenant, _own(channel, user), _opt_str(metadata.get("thread"))),
         user=user,
         text=text[:MAX_INBOUND_TEXT],
         event_id="view:" + _str(view.get("id"), "view id") + ":" + (_opt_str(view.get("hash")) or ""),

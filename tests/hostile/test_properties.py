@@ -36,7 +36,7 @@ from slack_bolt.request.internals import (
     extract_team_id,
 )
 
-from adapters.slack import markup
+from adapters.slack import markup, tenancy
 from adapters.slack import translate as slack
 from adapters.teams import translate as teams
 from bot.model import InboundMessage
@@ -203,8 +203,8 @@ def test_slack_button_click_and_shortcut(body: dict[str, Any], command: str) -> 
         assert msg.user == body["user"]["id"] and msg.text == command  # the clicker, always
         assert msg.outsider == (body["user"].get("team_id") not in (None, msg.where.tenant)
                                 and slack._is_id(body["user"].get("team_id"))
-                                and not slack.is_enterprise_install(body)
-                                and body["user"]["team_id"] != slack._bolt_enterprise(body))
+                                and not tenancy.is_enterprise_install(body)
+                                and body["user"]["team_id"] != tenancy.enterprise(body))
         if msg.direct and slack.is_person(msg.where.channel):
             assert msg.where.channel == msg.user  # a 1:1 placeholder is the clicker's own
     msg = check_slack(lambda: slack.message_shortcut(body, "blocker"), body)

@@ -302,3 +302,44 @@ async def test_oauth_states_expire_and_are_capped(tmp_path: Path, fake_slack: Fa
         assert statuses == [200] * 5 + [503] * 2
         assert "try again" in page.lower() and r.headers.get("Retry-After")
         assert await rows() == 5  # the expired ones went when new ones were issued
+
+
+async def test_replies_find_the_token_of_org_wide_and_grid_workspace_installs(
+        tmp_path: Path) -> None:
+    """An org-wide install's tenant is its organisation (as Bolt reads is_enterprise_install);
+    a workspace of an Enterprise Grid organisation is filed under both ids by slack_sdk."""
+    from slack_sdk.oauth.installation_store import Installation
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from adapters.config import Settings
+
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'installs.db'}")
+    installs = oauth.installations(Settings(slack_client_id="111.222",
+                                            slack_client_secret="shh"), engine)
+    assert installs is not None
+    await installs.create_tables()
+    for enterprise, team, token, org_wide in (("E1", None, "xoxb-org", True),
+                                              ("E2", "T5", "xoxb-grid-workspace", False),
+                                              (None, "T6", "xoxb-plain", False)):
+        await installs.installation_store.async_save(Installation(
+            app_id="A1", enterprise_id=enterprise, team_id=team, user_id="UINSTALLER",
+            bot_token=token, bot_id="BBOT", bot_user_id="UBOT",
+            is_enterprise_install=org_wide))
+    for tenant, token in (("E1", "xoxb-org"), ("T5", "xoxb-grid-workspace"), ("T6", "xoxb-plain")):
+        assert (await installs.client_for(tenant)).token == token
+    await engine.dispose()
+
+
+async def test_a_modal_cannot_send_its_answer_to_someone_elses_one_to_one(
+        slack: SlackClient) -> None:
+    """A person's id as the place is their own 1:1 only: never another's, whatever a (forged)
+    modal metadata says."""
+    form = payload("view_submission")
+    form["view"]["private_metadata"] = json.dumps({"channel": "UCEO", "direct": True})
+    assert (await slack.interact(form))[0] == 200
+    click = payload("block_actions_modal")
+    click["view"]["private_metadata"] = json.dumps({"channel": "UCEO", "direct": True})
+    assert (await slack.interact(click))[0] == 200
+    await slack.app.relay.drain()
+    assert {c.data["users"] for c in slack.fake.of("conversations.open")} <= {"USH", "UPRO"}
+    assert [r.payload["where"]["channel"] for r in await inbox(slack)] == ["USH", "UPRO"]
