@@ -15,20 +15,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+_UNSET = object()
+
+
+def _named(value: Any) -> Any:
+    """A team or organisation as Slack gives one: a string, or an object's "id"."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "id" in value:
+        return value.get("id")
+    return _UNSET
+
+
+def _authorization(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The installation that received an event: its first authorization."""
+    authorizations = data.get("authorizations")
+    if not isinstance(authorizations, list) or not authorizations:
+        return None
+    return authorizations[0] if isinstance(authorizations[0], dict) else {}
+
 
 def _team(data: Mapping[str, Any]) -> Any:
     view = data.get("view")
     if isinstance(view, dict) and view.get("app_installed_team_id") is not None:
         return view["app_installed_team_id"]
-    team = data.get("team")
-    if team is not None:
-        if isinstance(team, str):
-            return team
-        if isinstance(team, dict) and "id" in team:
-            return team.get("id")
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return _team(authorizations[0]) if isinstance(authorizations[0], dict) else None
+    if (team := _named(data.get("team"))) is not _UNSET:
+        return team
+    if (authorization := _authorization(data)) is not None:
+        return _team(authorization)
     if "team_id" in data:
         return data.get("team_id")
     if isinstance(data.get("event"), dict):
@@ -40,14 +54,10 @@ def _team(data: Mapping[str, Any]) -> Any:
 
 def enterprise(data: Mapping[str, Any]) -> Any:
     """The installation's Enterprise Grid organisation, if any."""
-    org = data.get("enterprise")
-    if isinstance(org, str):
+    if (org := _named(data.get("enterprise"))) is not _UNSET:
         return org
-    if isinstance(org, dict) and "id" in org:
-        return org.get("id")
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        return enterprise(authorizations[0]) if isinstance(authorizations[0], dict) else None
+    if (authorization := _authorization(data)) is not None:
+        return enterprise(authorization)
     if "enterprise_id" in data:
         return data.get("enterprise_id")
     if isinstance(data.get("team"), dict) and "enterprise_id" in data["team"]:
@@ -57,10 +67,8 @@ def enterprise(data: Mapping[str, Any]) -> Any:
 
 def is_enterprise_install(data: Mapping[str, Any]) -> bool:
     """An org-wide install (Enterprise Grid): its tenant is the organisation, not a workspace."""
-    authorizations = data.get("authorizations")
-    if isinstance(authorizations, list) and authorizations:
-        first = authorizations[0]
-        return isinstance(first, dict) and is_enterprise_install(first)
+    if (authorization := _authorization(data)) is not None:
+        return is_enterprise_install(authorization)
     flag = data.get("is_enterprise_install")
     return flag is True or flag == "true"
 

@@ -21,9 +21,9 @@ from sqlalchemy import func, insert, select
 from adapters.compose import open_app
 from adapters.server import serving
 from adapters.slack import listeners, oauth
-from bot.model import BlockerStatus, RequestState, Role, Team
+from bot.model import BlockerStatus, RequestState, Team
 from storage.tables import InboxRow
-from tests.slack.conftest import SlackClient, payload, slack_settings
+from tests.slack.conftest import SlackClient, make_producer, payload, slack_settings
 from tests.slack.fake_slack import Failure, FakeSlack
 
 T1 = Team("slack", "T1")
@@ -34,14 +34,6 @@ LIVE_MARKUP = re.compile(r"<(?:https?:|mailto:|!)", re.IGNORECASE)
 async def inbox(slack: SlackClient) -> list[InboxRow]:
     async with slack.app.db.sessions() as session:
         return list((await session.execute(select(InboxRow).order_by(InboxRow.id))).scalars())
-
-
-async def make_producer(slack: SlackClient, user: str = "UPRO") -> None:
-    async with slack.app.db.uow() as uow:
-        await uow.tenants.ensure(T1)
-        await uow.members.ensure(T1, user)
-        await uow.members.set_role(T1, user, Role.PRODUCER)
-        await uow.commit()
 
 
 def sent(slack: SlackClient, *methods: str) -> str:
@@ -148,28 +140,7 @@ async def test_slack_connect_clicks_and_forms_belong_to_the_installation(
         assert await uow.requests.get(Team("slack", "T9"), 1) is None
 
 
-async def test_in_oauth_mode_a_slack_connect_event_is_answered_with_the_installations_token(
-        tmp_path: Path, fake_slack: FakeSlack) -> None:
-    settings = slack_settings(tmp_path, fake_slack, slack_bot_token=None,
-                              slack_client_id="111.222", slack_client_secret="shh")
-    async with open_app(settings) as app, serving(app, host="127.0.0.1", port=0) as server:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{server.url}/slack/install", allow_redirects=False) as r:
-                state = re.search(r"slack-app-oauth-state=([0-9a-f-]+)",
-                                  r.headers.getall("Set-Cookie")[0]).group(1)
-            async with session.get(f"{server.url}/slack/oauth_redirect?code=c1&state={state}",
-                                   headers={"Cookie": f"slack-app-oauth-state={state}"}) as r:
-                assert r.status == 200  # the fake installs workspace T2 (token xoxb-installed)
-        slack = SlackClient(server.url, app, fake_slack)
-        body = payload("message_slack_connect")
-        body["authorizations"][0]["team_id"] = body["context_team_id"] = "T2"
-        assert (await slack.event(body))[0] == 200
-        [reply] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage"))
-        assert reply.token == "xoxb-installed" and reply.data["channel"] == "CSHARED"
-        async with app.db.uow() as uow:
-            assert len(await uow.blockers.open(Team("slack", "T2"))) == 1
-            assert await uow.blockers.open(Team("slack", "T9")) == []
-        await slack.close()
+# (In OAuth mode the reply goes out with the installation's token: test_slack_modes.py.)
 
 
 # ---- 3. Slack's markup echoed back ----------------------------------------------------------

@@ -7,9 +7,9 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.model import BlockerStatus, RequestState, Role, Team
+from bot.model import BlockerStatus, RequestState, Team
 from storage.tables import InboxRow
-from tests.slack.conftest import SlackClient, payload
+from tests.slack.conftest import SlackClient, make_producer, payload
 
 T1 = Team("slack", "T1")
 
@@ -17,14 +17,6 @@ T1 = Team("slack", "T1")
 async def inbox_count(slack: SlackClient) -> int:
     async with slack.app.db.sessions() as session:
         return (await session.execute(select(func.count()).select_from(InboxRow))).scalar_one()
-
-
-async def make_producer(slack: SlackClient, user: str = "UPRO") -> None:
-    async with slack.app.db.uow() as uow:
-        await uow.tenants.ensure(T1)
-        await uow.members.ensure(T1, user)
-        await uow.members.set_role(T1, user, Role.PRODUCER)
-        await uow.commit()
 
 
 # ---- verification -------------------------------------------------------------------------
