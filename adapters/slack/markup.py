@@ -5,9 +5,10 @@ Everything in `<...>` is markup to Slack: `<@U123>` a mention, `<#C123|general>`
 label may say anything. `&`, `<` and `>` that a person typed arrive as `&amp;`, `&lt;`, `&gt;`
 (docs.slack.dev/messaging/formatting-message-text).
 
-In (`readable`): what people wrote, as they read it. A link becomes its label with the address
-beside it, broadcasts and groups become words, escapes are decoded; only a real mention stays,
-as `<@U123>`, the core's own neutral mention token.
+In (`readable`; `plain` for a form's inputs, which Slack sends as typed): what people wrote, as
+they read it. A link becomes its label with the address beside it, broadcasts and groups become
+words, escapes are decoded; only a real mention stays, as `<@U123>`, the core's own neutral
+mention token.
 
 Out (`escape`): text as Slack shows it and never as markup. Everything is escaped but the core's
 `<@USER>` and `<#CHANNEL>` tokens, so nothing a person typed becomes a link, a broadcast or a
@@ -70,6 +71,12 @@ def readable(text: str) -> str:
         end = match.end()
     pieces.append(_typed(text[end:]))
     return "".join(pieces)
+
+
+def plain(text: str) -> str:
+    """Text typed into a modal's input, which Slack sends as typed (no markup, no escapes):
+    kept as it is, but for what would read as a core token."""
+    return _TOKEN_START.sub("<\u200c", text)
 
 
 def escape(text: str) -> str:

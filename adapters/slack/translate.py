@@ -396,7 +396,7 @@ def view_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
         if isinstance(actions, dict):
             for action in actions.values():
                 if isinstance(action, dict) and isinstance(action.get("value"), str):
-                    values[block_id] = action["value"]
+                    values[block_id] = markup.plain(action["value"])
     return metadata, values
 
 

@@ -180,6 +180,17 @@ async def test_a_slash_command_with_escaped_markup_is_readable(slack: SlackClien
     assert not LIVE_MARKUP.search(out) and "&lt;b&gt;now&lt;/b&gt;" in out
 
 
+async def test_a_mention_typed_into_a_form_is_not_made_live(slack: SlackClient) -> None:
+    form = payload("view_submission")
+    form["view"]["state"]["values"]["problem"]["value"]["value"] = "<@UCEO> wants <#C0123> <!here>"
+    assert (await slack.interact(form))[0] == 200
+    await slack.fake.wait_for(lambda: slack.fake.of("chat.postMessage"))
+    await slack.app.relay.drain()
+    out = sent(slack, "chat.postMessage", "chat.postEphemeral")
+    assert "<@UCEO>" not in out and "<#C0123>" not in out and not LIVE_MARKUP.search(out)
+    assert "&lt;\u200c@UCEO&gt; wants &lt;\u200c#C0123&gt; &lt;!here&gt;" in out
+
+
 # ---- 4. Edits and deletions --------------------------------------------------------------------
 
 
