@@ -8,6 +8,7 @@ uninteresting. Text people wrote arrives in Slack's markup and leaves readable (
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -142,6 +143,18 @@ def team_of(body: Mapping[str, Any]) -> str:
     """The tenant: the installation the payload reached (tenancy.py says how it is read)."""
     what = "enterprise id" if tenancy.is_enterprise_install(body) else "team id"
     return _str(tenancy.installation(body), what)
+
+
+MAX_EVENT_ID = 256  # the inbox's column
+
+
+def _event_id(*parts: str) -> str:
+    """An event id from Slack's ids, within the inbox's column: ids of Slack's own length
+    limit can add up to more, and those are kept unique by a digest instead."""
+    event_id = ":".join(parts)
+    if len(event_id) <= MAX_EVENT_ID:
+        return event_id
+    return f"{parts[0]}:sha256:{hashlib.sha256(event_id.encode()).hexdigest()}"
 
 
 def _at(ts: Any) -> datetime:
@@ -352,7 +365,7 @@ def home_after(msg: InboundMessage) -> InboundMessage:
     core has handled it: the `home` command, its own event right after the click's."""
     return InboundMessage(
         where=Where(PLATFORM, msg.where.tenant, msg.user), user=msg.user, text="",
-        event_id="home-after:" + msg.event_id, at=msg.at, command="home", direct=True,
+        event_id=_event_id("home-after", msg.event_id), at=msg.at, command="home", direct=True,
         outsider=msg.outsider)
 
 
@@ -412,7 +425,7 @@ def submitted(body: Mapping[str, Any], metadata: Mapping[str, Any], *, text: str
         where=Where(PLATFORM, tenant, _own(channel, user), _opt_str(metadata.get("thread"))),
         user=user,
         text=text[:MAX_INBOUND_TEXT],
-        event_id="view:" + _str(view.get("id"), "view id") + ":" + (_opt_str(view.get("hash")) or ""),
+        event_id=_event_id("view", _str(view.get("id"), "view id"), _opt_str(view.get("hash")) or ""),
         at=datetime.now(UTC),
         command=command,
         message_id=_opt_str(metadata.get("message")),
