@@ -1,8 +1,13 @@
 """The Bolt listeners: what each kind of Slack request becomes. A modal is opened here, at once,
-rather than through the outbox: its `trigger_id` lives 3 seconds."""
+rather than through the outbox: its `trigger_id` lives 3 seconds.
+
+With `process_before_response` Bolt answers Slack only when the listener returns, so `ack()`
+sends nothing early: whatever a listener awaits is on the ack's path and must be bounded.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -15,9 +20,26 @@ from adapters.slack import translate
 from adapters.slack.commands import SLASH_COMMANDS
 from adapters.slack.directory import Directory
 from adapters.slack.render import reason_modal, request_modal
+from adapters.slack.sender import without_retries
+from bot.model import InboundMessage
 from bot.relay import Relay
 
 log = logging.getLogger(__name__)
+
+# Opening a modal is the one Web API call made before an ack: bounded well under Slack's 3 s
+# (and the trigger id's), and made without slack_sdk's retries, which would sleep out a 429.
+BEFORE_ACK_SECONDS = 2.0
+
+
+async def open_modal(client: AsyncWebClient, trigger_id: Any, view: Any) -> bool:
+    """Open a modal now, or say it could not be done in time (the caller answers otherwise)."""
+    try:
+        await asyncio.wait_for(without_retries(client).views_open(trigger_id=trigger_id, view=view),
+                               BEFORE_ACK_SECONDS)
+        return True
+    except Exception as exc:  # slow, rate limited, refused, unreachable: all fall back the same
+        log.warning("slack: could not open a modal in time (%s: %s)", type(exc).__name__, exc)
+        return False
 
 
 def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
@@ -56,13 +78,13 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
         return None
 
     async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if body.get("command") == "/request" and not (body.get("text") or "").strip():
-            await ack()
-            channel = body.get("channel_id")
-            await client.views_open(trigger_id=body.get("trigger_id"), view=request_modal(
-                {"channel": channel, "direct": translate._is_dm(channel or "")}))
-            return
         msg = translate.slash_command(body)
+        if msg.command == "request" and not msg.text.strip() and await open_modal(
+                client, body.get("trigger_id"),
+                request_modal({"channel": msg.where.channel, "direct": msg.direct})):
+            await ack()
+            return
+        # (A form that could not be opened: the core answers a bare `request` with its usage.)
         await relay.receive(msg)
         await ack()
         directory.learn(msg, client)
@@ -70,21 +92,31 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
     for name in SLASH_COMMANDS:
         app.command(name)(on_command)
 
+    async def receive_click(msg: InboundMessage, home: bool) -> None:
+        # A click on the App Home tab is answered 1:1; the tab itself then shows the new state.
+        if await relay.receive(msg) and home:
+            await relay.receive(translate.home_after(msg))
+
     @app.action(re.compile(r"^cmd:\d+$"))
     async def on_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await relay.receive(translate.button_click(body, str(action.get("value") or "")))
+        msg = translate.button_click(body, str(action.get("value") or ""))
+        await receive_click(msg, translate.click_place(body).home)
         await ack()
 
     @app.action(re.compile(r"^reason:\d+$"))
     async def on_reason_button(ack: Any, body: dict[str, Any], action: dict[str, Any],
                                client: AsyncWebClient) -> None:
-        await ack()
-        channel, thread, ts, direct = translate._container_place(body)
         command = str(action.get("value") or "")
+        msg = translate.button_click(body, command)  # checks the payload before anything else
+        place = translate.click_place(body)
         label = (action.get("text") or {}).get("text") or "Reason"
-        await client.views_open(trigger_id=body.get("trigger_id"), view=reason_modal(
-            command, label, {"channel": channel, "thread": thread, "message": ts,
-                             "direct": direct}))
+        metadata = {"channel": place.channel, "thread": place.thread, "message": place.message,
+                    "direct": place.direct, "home": place.home}
+        if not await open_modal(client, body.get("trigger_id"),
+                                reason_modal(command, label, metadata)):
+            # No form: the command without its reason, which the core answers with its usage.
+            await receive_click(msg, place.home)
+        await ack()
 
     @app.view("reason")
     async def on_reason(ack: Any, body: dict[str, Any]) -> None:
@@ -94,7 +126,8 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
             await ack(response_action="errors", errors={"reason": "Please give a reason."})
             return
         command = str(metadata.get("command") or "")
-        await relay.receive(translate.submitted(body, metadata, text=f"{command} {reason}"))
+        await receive_click(translate.submitted(body, metadata, text=f"{command} {reason}"),
+                            metadata.get("home") is True)
         await ack()
 
     @app.view("request_form")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -14,8 +15,10 @@ from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAutho
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.config import Settings
@@ -29,6 +32,31 @@ log = logging.getLogger(__name__)
 SCOPES = ["chat:write", "commands", "im:write", "channels:history", "groups:history",
           "im:history", "users:read"]
 
+# Anyone can GET /slack/install, and each visit stores a state row (it lives 10 minutes, until
+# the browser comes back with it). Real installs are a handful; past this many live states the
+# install page says to come back later instead of the table growing without bound.
+STATE_SECONDS = 600
+MAX_LIVE_STATES = 500
+
+
+class TooManyStates(Exception):
+    """MAX_LIVE_STATES installs are under way: no new state now."""
+
+
+class BoundedOAuthStateStore(AsyncSQLAlchemyOAuthStateStore):
+    """slack_sdk's state store, whose expired rows are otherwise never deleted: issuing a state
+    first deletes the expired ones, and refuses past MAX_LIVE_STATES live ones."""
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        now = normalize_datetime_for_db(datetime.now(UTC))
+        table = self.oauth_states
+        async with self.engine.begin() as conn:
+            await conn.execute(table.delete().where(table.c.expire_at <= now))
+            live = (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+        if live >= MAX_LIVE_STATES:
+            raise TooManyStates(f"{live} installations under way")
+        return await super().async_issue(*args, **kwargs)
+
 
 @dataclass
 class Installations:
@@ -36,7 +64,7 @@ class Installations:
 
     settings: Settings
     installation_store: AsyncSQLAlchemyInstallationStore
-    state_store: AsyncSQLAlchemyOAuthStateStore
+    state_store: BoundedOAuthStateStore
 
     def app_options(self, client: AsyncWebClient) -> dict[str, Any]:
         """AsyncApp's keyword arguments for running from the installation store."""
@@ -55,11 +83,26 @@ class Installations:
         )
 
     async def client_for(self, tenant: str) -> AsyncWebClient:
-        """The outbox's client for one workspace, with its own bot token."""
-        found = await self.installation_store.async_find_bot(enterprise_id=None, team_id=tenant)
+        """The outbox's client for one workspace (or organisation), with its own bot token."""
+        store = self.installation_store
+        if tenant.startswith("E"):  # an org-wide install: the tenant is the organisation
+            found = await store.async_find_bot(enterprise_id=tenant, team_id=None,
+                                               is_enterprise_install=True)
+        else:  # a workspace, which slack_sdk files under its organisation when it has one
+            found = await store.async_find_bot(enterprise_id=await self._organisation(tenant),
+                                               team_id=tenant)
         if found is None or not found.bot_token:
             raise Undeliverable(f"no Slack installation for workspace {tenant}")
         return web_client(self.settings, found.bot_token, retries=False)
+
+    async def _organisation(self, team: str) -> str | None:
+        bots = self.installation_store.bots
+        query = (select(bots.c.enterprise_id)
+                 .where(bots.c.client_id == self.installation_store.client_id,
+                        bots.c.team_id == team)
+                 .order_by(bots.c.installed_at.desc()).limit(1))
+        async with self.installation_store.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
 
     async def create_tables(self) -> None:
         # slack_sdk's own tables, created in the bot's database (idempotent).
@@ -74,15 +117,22 @@ def installations(settings: Settings, engine: AsyncEngine) -> Installations | No
     return Installations(
         settings,
         AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine),
-        AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine))
+        BoundedOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine))
 
 
 def mount(web_app: web.Application, flow: AsyncOAuthFlow) -> None:
     """GET /slack/install and GET /slack/oauth_redirect."""
 
     async def install(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await flow.handle_installation(
-            await to_bolt_request(request)))
+        try:
+            return await to_aiohttp_response(await flow.handle_installation(
+                await to_bolt_request(request)))
+        except TooManyStates as exc:
+            log.warning("slack: install page refused: %s", exc)
+            return web.Response(
+                status=503, headers={"Retry-After": str(STATE_SECONDS)},
+                text="Too many installations of this Slack app are under way right now. "
+                     "Please try again in a few minutes.")
 
     async def oauth_redirect(request: web.Request) -> web.Response:
         try:

@@ -1,9 +1,9 @@
-"""Outgoing messages to Block Kit, built with slack_sdk's models, within Slack's limits."""
+"""Outgoing messages to Block Kit, built with slack_sdk's models, within Slack's limits. Every
+text is escaped (markup.escape): people's words in it are shown, never parsed as markup."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from adapters.slack.markup import escape
 from bot.model import DISCOVERY_QUESTIONS, Outgoing
 
 MAX_BLOCKS = 50  # per message (the SDK does not check this one)
@@ -26,14 +27,15 @@ MAX_SECTION = 3000
 MAX_BUTTONS = 25
 MAX_FALLBACK = 3000  # the notification text; the blocks carry the rest
 
-# Broadcast mentions a user typed must not ping a whole channel when the bot echoes them.
-_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>", re.IGNORECASE)
-_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
 
-
-def neutralise(text: str) -> str:
-    text = _BROADCAST.sub(lambda m: "@\u200b" + m.group(1).lower(), text)
-    return _SUBTEAM.sub(lambda m: "@\u200b" + (m.group(1) or "group").lstrip("@"), text)
+def _cut(line: str, limit: int) -> int:
+    """Where to hard-cut an overlong line: not inside an escape (`&lt;`) or a token (`<@U1>`)."""
+    head = line[:limit]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = head.rfind(opener)
+        if 0 < start and closer not in head[start:] and limit - start <= 48:
+            return start
+    return limit
 
 
 def _chunks(text: str, limit: int = MAX_SECTION) -> list[str]:
@@ -45,8 +47,9 @@ def _chunks(text: str, limit: int = MAX_SECTION) -> list[str]:
             if current:
                 pieces.append(current)
                 current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
+            cut = _cut(line, limit)
+            pieces.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             pieces.append(current)
@@ -63,9 +66,10 @@ def action_id(index: int, needs_reason: bool) -> str:
 
 
 def blocks_for(out: Outgoing, max_blocks: int = MAX_BLOCKS) -> list[Block]:
-    body: list[Block] = [SectionBlock(text=chunk) for chunk in _chunks(neutralise(out.text))]
+    # Escaped before it is cut: what counts against Slack's limits is the text as sent.
+    body: list[Block] = [SectionBlock(text=chunk) for chunk in _chunks(escape(out.text))]
     for section in out.sections:
-        text = neutralise((f"*{section.title}*\n" if section.title else "") + section.text)
+        text = escape((f"*{section.title}*\n" if section.title else "") + section.text)
         body += [SectionBlock(text=chunk) for chunk in _chunks(text)]
     buttons = [
         ButtonElement(text=a.label[:75], action_id=action_id(i, a.needs_reason),
@@ -83,10 +87,8 @@ def blocks_for(out: Outgoing, max_blocks: int = MAX_BLOCKS) -> list[Block]:
 
 def message_payload(out: Outgoing) -> dict[str, Any]:
     """Arguments for chat.postMessage / chat.postEphemeral: text fallback plus blocks."""
-    text = neutralise(out.text)
-    if len(text) > MAX_FALLBACK:
-        text = text[: MAX_FALLBACK - 1] + "…"
-    return {"text": text, "blocks": [b.to_dict() for b in blocks_for(out)]}
+    text = out.text if len(out.text) <= MAX_FALLBACK else out.text[: MAX_FALLBACK - 1] + "…"
+    return {"text": escape(text), "blocks": [b.to_dict() for b in blocks_for(out)]}
 
 
 def home_view(out: Outgoing) -> View:

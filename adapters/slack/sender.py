@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.config import Settings
 from adapters.slack.render import home_view, message_payload
+from adapters.slack.translate import is_person
 from bot.model import Outgoing
 from bot.ports import MaybeDelivered, RetryLater, Sender, Sent, Undeliverable
 
@@ -60,6 +61,14 @@ def web_client(settings: Settings, token: str | None = None,
     the sending loop."""
     return AsyncWebClient(token=token, base_url=settings.slack_api_url or DEFAULT_API_URL,
                           retry_handlers=retry_handlers() if retries else [])
+
+
+def without_retries(client: AsyncWebClient) -> AsyncWebClient:
+    """The same workspace's client with no retry handlers, for a call an ack waits on: a 429
+    comes back at once instead of being slept out (Retry-After can be many seconds)."""
+    return AsyncWebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
+                          ssl=client.ssl, proxy=client.proxy, headers=client.headers,
+                          retry_handlers=[])
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -133,8 +142,12 @@ class SlackSender(Sender):
 
     @staticmethod
     async def _channel(client: AsyncWebClient, message: Outgoing) -> str:
-        if message.to_user:
-            opened = await client.conversations_open(users=message.to_user)
+        # A person's id where the channel goes is their 1:1 with the bot (an App Home click
+        # carries no DM id; see translate.is_person): open it, as for a message to_user.
+        person = message.to_user or (message.where.channel if is_person(message.where.channel)
+                                     else None)
+        if person:
+            opened = await client.conversations_open(users=person)
             return opened["channel"]["id"]
         return message.where.channel
 

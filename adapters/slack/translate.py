@@ -1,25 +1,28 @@
 """Slack payloads to InboundMessages: pure functions, no I/O.
 
-Each returns None for what the bot must not act on (its own messages, other bots, edits, joins),
-and raises BadPayload for payloads that are malformed rather than merely uninteresting.
+Each returns None for what the bot must not act on (its own messages, other bots, joins, edits
+that changed no text), and raises BadPayload for payloads that are malformed rather than merely
+uninteresting. Text people wrote arrives in Slack's markup and leaves readable (markup.py).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
+from adapters.slack import markup, tenancy
 from bot.model import InboundMessage, Where
 
 PLATFORM = "slack"
 
-# Message subtypes a person produces by writing; everything else (edits, deletions, joins,
-# channel topic changes, bot messages) is not something said to the bot.
+# Message subtypes a person produces by writing; edits and deletions are read apart, and the
+# rest (joins, channel topic changes, bot messages) is not something said to the bot.
 _HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
 MAX_INBOUND_TEXT = 45_000  # Slack's own limit is 40,000; anything longer is not from Slack
 
@@ -105,6 +108,9 @@ def _check_envelope(data: Mapping[str, Any]) -> None:
     for key in _OBJECTS:
         if data.get(key) is not None and not isinstance(data[key], dict):
             raise BadPayload(f"{key} is not an object")
+    # (Bolt's unhandled-request log reads `view` whenever the key is there, even as null.)
+    if "view" in data and not isinstance(data["view"], dict):
+        raise BadPayload("view is not an object")
     view = data.get("view") or {}
     if any(k in view and not isinstance(view[k], str) for k in ("type", "callback_id")):
         raise BadPayload("view type or callback_id is not a string")
@@ -134,16 +140,21 @@ def _check_envelope(data: Mapping[str, Any]) -> None:
 
 
 def team_of(body: Mapping[str, Any]) -> str:
-    """The tenant: the workspace id, wherever this payload kind keeps it."""
-    team = body.get("team")
-    if isinstance(team, dict):
-        team = team.get("id")
-    team = team or body.get("team_id")
-    if not team and isinstance(body.get("user"), dict):
-        team = body["user"].get("team_id")
-    if not team and isinstance(body.get("view"), dict):
-        team = body["view"].get("team_id")
-    return _str(team, "team id")
+    """The tenant: the installation the payload reached (tenancy.py says how it is read)."""
+    what = "enterprise id" if tenancy.is_enterprise_install(body) else "team id"
+    return _str(tenancy.installation(body), what)
+
+
+MAX_EVENT_ID = 256  # the inbox's column
+
+
+def _event_id(*parts: str) -> str:
+    """An event id from Slack's ids, within the inbox's column: ids of Slack's own length
+    limit can add up to more, and those are kept unique by a digest instead."""
+    event_id = ":".join(parts)
+    if len(event_id) <= MAX_EVENT_ID:
+        return event_id
+    return f"{parts[0]}:sha256:{hashlib.sha256(event_id.encode()).hexdigest()}"
 
 
 def _at(ts: Any) -> datetime:
@@ -157,43 +168,101 @@ def _is_dm(channel: str, channel_type: Any = None) -> bool:
     return channel_type == "im" or channel.startswith("D")
 
 
+def is_person(channel: str) -> bool:
+    """A person's id where a channel goes: their 1:1 with the bot, whose id the payload lacked
+    (an App Home click carries none). SlackSender opens the conversation to post there."""
+    return markup.USER_ID.fullmatch(channel) is not None
+
+
+def _text(value: Any) -> str:
+    """Text a person wrote, as Slack encoded it, made readable (see markup.readable)."""
+    if not isinstance(value, str):
+        return ""
+    return markup.readable(value[:MAX_INBOUND_TEXT])[:MAX_INBOUND_TEXT]
+
+
 @functools.lru_cache(maxsize=1024)  # one bot user per workspace; built on every message
 def _mention_of(bot_user_id: str | None) -> re.Pattern[str] | None:
     return re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>\s*") if bot_user_id else None
 
 
-def message_event(body: Mapping[str, Any], bot_user_id: str | None) -> InboundMessage | None:
-    """An Events API `message` event; None for anything not written by a person."""
-    event = body.get("event")
-    if not isinstance(event, dict) or event.get("type") != "message":
-        raise BadPayload("not a message event")
-    if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+def _by_a_person(message: Mapping[str, Any], bot_user_id: str | None) -> str | None:
+    user = message.get("user")
+    if message.get("bot_id") or not _is_id(user) or user == bot_user_id:
         return None
-    user = event.get("user")
-    if not _is_id(user) or user == bot_user_id:
-        return None
+    return user
+
+
+def _said(body: Mapping[str, Any], event: Mapping[str, Any], message: Mapping[str, Any],
+          user: str, ts: str, bot_user_id: str | None, kind: str,
+          raw_text: Any = "") -> InboundMessage:
+    """What `user` said (or changed, or took back) in `message`, posted in `event`'s channel."""
     channel = _str(event.get("channel"), "channel")
-    ts = _str(event.get("ts"), "message ts")
-    text = event.get("text")
-    if not isinstance(text, str):
-        text = ""
-    text = text[:MAX_INBOUND_TEXT]
-    thread = _opt_str(event.get("thread_ts"))
-    direct = _is_dm(channel, event.get("channel_type"))
+    text = raw_text[:MAX_INBOUND_TEXT] if isinstance(raw_text, str) else ""
     mention = _mention_of(bot_user_id)
     addressed = bool(mention and mention.search(text))
     if addressed and mention:
         text = mention.sub("", text, count=1).strip()
+    thread = _opt_str(message.get("thread_ts"))
+    tenant = team_of(body)
     return InboundMessage(
-        where=Where(PLATFORM, team_of(body), channel, thread if thread != ts else None),
+        where=Where(PLATFORM, tenant, channel, thread if thread != ts else None),
         user=user,
-        text=text,
+        text=_text(text),
         event_id=_str(body.get("event_id"), "event_id"),
-        at=_at(event.get("ts")),
+        at=_at(event.get("event_ts") if kind != "message" else event.get("ts")),
         message_id=ts,
-        direct=direct,
+        direct=_is_dm(channel, event.get("channel_type")),
         addressed=addressed,
+        kind=kind,
+        outsider=tenancy.event_outsider(body, tenant, message),
     )
+
+
+def message_event(body: Mapping[str, Any], bot_user_id: str | None) -> InboundMessage | None:
+    """An Events API `message` event: something a person wrote, edited (kind "edit") or
+    deleted (kind "delete"); None for anything else (bots, the bot itself, joins, topics)."""
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("type") != "message":
+        raise BadPayload("not a message event")
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return _edited(body, event, bot_user_id)
+    if subtype == "message_deleted":
+        return _deleted(body, event, bot_user_id, _opt_str(event.get("deleted_ts")))
+    if subtype not in _HUMAN_SUBTYPES:
+        return None
+    user = _by_a_person(event, bot_user_id)
+    if user is None:
+        return None
+    ts = _str(event.get("ts"), "message ts")
+    return _said(body, event, event, user, ts, bot_user_id, "message", event.get("text"))
+
+
+def _edited(body: Mapping[str, Any], event: Mapping[str, Any],
+            bot_user_id: str | None) -> InboundMessage | None:
+    new = _obj(event.get("message"), "message")
+    old = _obj(event.get("previous_message"), "previous_message")
+    if new.get("subtype") == "tombstone":
+        # A thread's first message deleted while it has replies stays as a tombstone
+        # ("This message was deleted.", by USLACKBOT): for the bot, a deletion.
+        return _deleted(body, event, bot_user_id, _opt_str(new.get("ts")))
+    user = _by_a_person(new, bot_user_id)
+    # An unfurl, a thread's reply count, language detection: the message again, text unchanged.
+    if user is None or new.get("subtype") not in _HUMAN_SUBTYPES \
+            or new.get("text") == old.get("text"):
+        return None
+    ts = _str(new.get("ts"), "edited message ts")
+    return _said(body, event, new, user, ts, bot_user_id, "edit", new.get("text"))
+
+
+def _deleted(body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str | None,
+             ts: str | None) -> InboundMessage | None:
+    old = _obj(event.get("previous_message"), "previous_message")
+    user = _by_a_person(old, bot_user_id)  # no author given, no way to tell whose it was
+    if user is None or ts is None:
+        return None
+    return _said(body, event, old, user, ts, bot_user_id, "delete")
 
 
 def home_opened(body: Mapping[str, Any]) -> InboundMessage | None:
@@ -211,11 +280,10 @@ def slash_command(body: Mapping[str, Any]) -> InboundMessage:
     """A slash command. Slack does not retry commands; the trigger id is unique per use."""
     name = _str(body.get("command"), "command").lstrip("/")
     channel = _str(body.get("channel_id"), "channel_id")
-    text = body.get("text") if isinstance(body.get("text"), str) else ""
     return InboundMessage(
         where=Where(PLATFORM, team_of(body), channel),
         user=_str(body.get("user_id"), "user_id"),
-        text=text[:MAX_INBOUND_TEXT],
+        text=_text(body.get("text")),  # the manifest's should_escape: Slack's markup, as in messages
         event_id="command:" + _str(body.get("trigger_id"), "trigger_id"),
         at=datetime.now(UTC),
         command=name,
@@ -223,52 +291,103 @@ def slash_command(body: Mapping[str, Any]) -> InboundMessage:
     )
 
 
-def _container_place(body: Mapping[str, Any]) -> tuple[str, str | None, str | None, bool]:
-    """(channel, thread, message ts, direct) of the message a button or shortcut sits on."""
+class Place(NamedTuple):
+    """Where a click or a shortcut happened, and so where its answer goes."""
+
+    channel: str
+    thread: str | None
+    message: str | None  # the ts of the message the button sits on
+    direct: bool
+    home: bool = False  # on the App Home tab: the tab is redrawn afterwards
+
+
+def _metadata(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except (TypeError, json.JSONDecodeError, RecursionError):
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def click_place(body: Mapping[str, Any]) -> Place:
+    """The message a button or shortcut sits on; for a button on the App Home tab or in a modal
+    (`container.type` "view": no channel, no message), the person's 1:1 with the bot, or where
+    the modal was opened when its metadata says."""
     channel = _obj(body.get("channel"), "channel")
     container = _obj(body.get("container"), "container")
     message = _obj(body.get("message"), "message")
+    view = _obj(body.get("view"), "view")
+    if container.get("type") == "view" and not channel and not message:
+        user = _str(_obj(body.get("user"), "user").get("id"), "user")
+        opened = _metadata(view) if view.get("type") == "modal" else {}
+        if _is_id(opened.get("channel")):
+            return Place(_own(opened["channel"], user), _opt_str(opened.get("thread")),
+                         _opt_str(opened.get("message")), bool(opened.get("direct")))
+        return Place(user, None, None, True, home=view.get("type") == "home")
     channel_id = _str(channel.get("id") or container.get("channel_id"), "channel")
     ts = _opt_str(message.get("ts")) or _opt_str(container.get("message_ts"))
     thread = _opt_str(message.get("thread_ts")) or _opt_str(container.get("thread_ts"))
-    return channel_id, thread if thread != ts else None, ts, _is_dm(channel_id)
+    return Place(channel_id, thread if thread != ts else None, ts, _is_dm(channel_id))
+
+
+def _own(channel: str, user: str) -> str:
+    """A 1:1 placeholder (a person's id) in a modal's metadata is only ever the person acting."""
+    return user if is_person(channel) else channel
+
+
+def _clicker(body: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """(tenant, user, outsider) of an interaction: the person is the payload's `user`."""
+    user = _obj(body.get("user"), "user")
+    tenant = team_of(body)
+    return tenant, _str(user.get("id"), "user"), tenancy.outsider(body, tenant, user.get("team_id"))
 
 
 def button_click(body: Mapping[str, Any], command: str) -> InboundMessage:
     """A click on one of the bot's buttons: the button's value is the command it stands for."""
-    user = _obj(body.get("user"), "user")
-    channel, thread, ts, direct = _container_place(body)
+    tenant, user, outsider = _clicker(body)
+    place = click_place(body)
     return InboundMessage(
-        where=Where(PLATFORM, team_of(body), channel, thread),
-        user=_str(user.get("id"), "user"),
+        where=Where(PLATFORM, tenant, place.channel, place.thread),
+        user=user,
         text=command[:MAX_INBOUND_TEXT],
         event_id="action:" + _str(body.get("trigger_id"), "trigger_id"),
         at=datetime.now(UTC),
-        message_id=ts,
-        direct=direct,
+        message_id=place.message,
+        direct=place.direct,
         addressed=True,
         kind="click",
+        outsider=outsider,
     )
+
+
+def home_after(msg: InboundMessage) -> InboundMessage:
+    """The App Home tab drawn again for the person whose click (or form) `msg` is, once the
+    core has handled it: the `home` command, its own event right after the click's."""
+    return InboundMessage(
+        where=Where(PLATFORM, msg.where.tenant, msg.user), user=msg.user, text="",
+        event_id=_event_id("home-after", msg.event_id), at=msg.at, command="home", direct=True,
+        outsider=msg.outsider)
 
 
 def message_shortcut(body: Mapping[str, Any], command: str) -> InboundMessage:
     """"Track as blocker" / "File as request" on someone's message."""
-    channel, thread, ts, direct = _container_place(body)
-    message = _obj(body.get("message"), "message")
-    text = message.get("text") if isinstance(message.get("text"), str) else ""
+    tenant, user, outsider = _clicker(body)
+    place = click_place(body)
+    text = _text(_obj(body.get("message"), "message").get("text"))
     if command == "request":
         # A message is rarely a title: take its first line, cut on a word boundary.
         first = text.strip().split("\n", 1)[0]
         text = first if len(first) <= 150 else first[:150].rsplit(" ", 1)[0] + "…"
     return InboundMessage(
-        where=Where(PLATFORM, team_of(body), channel, thread),
-        user=_str(_obj(body.get("user"), "user").get("id"), "user"),
-        text=text[:MAX_INBOUND_TEXT],
+        where=Where(PLATFORM, tenant, place.channel, place.thread),
+        user=user,
+        text=text,
         event_id="shortcut:" + _str(body.get("trigger_id"), "trigger_id"),
         at=datetime.now(UTC),
         command=command,
-        message_id=ts,
-        direct=direct,
+        message_id=place.message,
+        direct=place.direct,
+        outsider=outsider,
     )
 
 
@@ -290,7 +409,7 @@ def view_submission(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
         if isinstance(actions, dict):
             for action in actions.values():
                 if isinstance(action, dict) and isinstance(action.get("value"), str):
-                    values[block_id] = action["value"]
+                    values[block_id] = markup.plain(action["value"])
     return metadata, values
 
 
@@ -301,15 +420,17 @@ def submitted(body: Mapping[str, Any], metadata: Mapping[str, Any], *, text: str
     if not _is_id(channel):
         raise BadPayload("modal without a channel")
     view = _obj(body.get("view"), "view")
+    tenant, user, outsider = _clicker(body)
     return InboundMessage(
-        where=Where(PLATFORM, team_of(body), channel, _opt_str(metadata.get("thread"))),
-        user=_str(_obj(body.get("user"), "user").get("id"), "user"),
+        where=Where(PLATFORM, tenant, _own(channel, user), _opt_str(metadata.get("thread"))),
+        user=user,
         text=text[:MAX_INBOUND_TEXT],
-        event_id="view:" + _str(view.get("id"), "view id") + ":" + (_opt_str(view.get("hash")) or ""),
+        event_id=_event_id("view", _str(view.get("id"), "view id"), _opt_str(view.get("hash")) or ""),
         at=datetime.now(UTC),
         command=command,
         message_id=_opt_str(metadata.get("message")),
         direct=bool(metadata.get("direct")),
         addressed=True,
         form=form,
+        outsider=outsider,
     )

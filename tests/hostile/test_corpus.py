@@ -58,7 +58,10 @@ TEAMS_PEOPLE = {"erin": ERIN, "sam": SAM, "pat": PAT, "mallory": MALLORY}
 # What must never reach a reader: C0/C1 controls but the line break, and the invisible
 # direction overrides and isolates that make text read differently from what it is.
 _BAD_CHARS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_SLACK_BROADCAST = re.compile(r"<!(channel|here|everyone|subteam\^)", re.IGNORECASE)
+_SLACK_BROADCAST = re.compile(r"<!(channel|here|everyone|group|subteam\^)", re.IGNORECASE)
+# The bot never sends a link itself: one in its Slack messages was typed by someone, and its
+# label could say anything ("Approve request #1").
+_SLACK_LINK = re.compile(r"<(?:[a-z][a-z0-9+.-]*:|#[^>]*\|)", re.IGNORECASE)
 _POLITE_FAILURES = ("Traceback", "something went wrong", "Internal Server Error",
                     "Server got itself in trouble")
 _MARKDOWN_LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]+\)")
@@ -279,6 +282,11 @@ SLACK_TEXT_PATHS = {
     "dm": "event.text", "channel": "event.text", "mention": "event.text",
     "command": "text", "button": "actions.0.value", "form": "view.state.values.title.value.value",
     "reason": "view.state.values.reason.value.value", "shortcut": "message.text",
+    # recorded payloads (tests/slack/payloads) used as they are
+    "message_changed": "event.message.text", "message_slack_connect": "event.text",
+    "message_markup": "event.text", "block_actions_home": "actions.0.value",
+    "block_actions_modal": "actions.0.value", "block_actions_slack_connect": "actions.0.value",
+    "view_submission_slack_connect": "view.state.values.title.value.value",
 }
 
 
@@ -323,8 +331,10 @@ def slack_body(case: dict[str, Any], n: int) -> tuple[Any, str]:
         elif base == "shortcut":
             body = payload("message_action")
             body["channel"]["id"] = f"CH{n:04d}"
-        else:
-            raise AssertionError(f"unknown slack base {base}")
+        else:  # a recorded payload: block_actions_home, view_submission_slack_connect, ...
+            body = payload(base)
+            if isinstance(body.get("view"), dict):
+                body["view"]["id"] = f"VH{n:04d}"  # a view id of its own: no dedupe across cases
         body["user"]["id"] = user
         body["trigger_id"] = f"trigger.{n}.hostile"
     else:
@@ -426,6 +436,8 @@ async def run_slack_case(slack_env: SlackEnv, case: dict[str, Any]) -> None:
         readable = "\n".join(strings(call.data))
         assert not _SLACK_BROADCAST.search(readable), \
             f"{case['name']}: live broadcast in {readable[:500]!r}"
+        assert not _SLACK_LINK.search(readable), \
+            f"{case['name']}: live link in {readable[:500]!r}"
         outcome.replies.append(readable)
     await _healthy(slack_env.client.session, slack_env.server.url)
     after = await snapshot(slack_env.db)

@@ -2,9 +2,12 @@
 
 For any JSON-like input, a translation function returns a well-formed InboundMessage (or None)
 or raises its module's own bad-payload error, never anything else (anything else is a 5xx);
-the tenant of the result always comes from the payload's own team field (Slack) or from the
-tenant the handler read from the activity (Teams), and the user from the payload's sender, never
-from data a button carries. clean() never leaves a control character and is idempotent.
+the tenant of the result always comes from the installation the payload names, read as slack-bolt
+reads it (so a reply goes out with the token Bolt authorized the request with), or from the tenant
+the handler read from the activity (Teams), and the user from the payload's sender, never from
+data a button carries. Slack text in is readable and never live markup but a real mention; text
+out is escaped but the core's own tokens. clean() never leaves a control character and is
+idempotent.
 
 Inputs are realistic payloads (tests/slack/payloads, tests/teams/payloads) with random fields
 replaced by junk or removed, plus wholly random JSON, so the search reaches past the first check.
@@ -26,8 +29,14 @@ from hypothesis import strategies as st
 from slack_bolt.context import BoltContext
 from slack_bolt.logger.messages import warning_unhandled_request
 from slack_bolt.request import payload_utils
-from slack_bolt.request.internals import build_context
+from slack_bolt.request.internals import (
+    build_context,
+    extract_enterprise_id,
+    extract_is_enterprise_install,
+    extract_team_id,
+)
 
+from adapters.slack import markup, tenancy
 from adapters.slack import translate as slack
 from adapters.teams import translate as teams
 from bot.model import InboundMessage
@@ -114,14 +123,18 @@ def assert_well_formed(msg: Any, platform: str) -> None:
                                    for k, v in msg.form.items())
 
 
+_BOLT_FAILS = (AttributeError, KeyError, TypeError, IndexError)
+
+
 def slack_team(body: dict[str, Any]) -> Any:
-    """The workspace a Slack payload says it is from: its own team fields, in Slack's order."""
-    team = body.get("team")
-    if isinstance(team, dict):
-        team = team.get("id")
-    candidates = [team, body.get("team_id")]
-    candidates += [body[k].get("team_id") for k in ("user", "view") if isinstance(body.get(k), dict)]
-    return next((c for c in candidates if c), None)
+    """The installation a Slack payload reached, as slack-bolt itself extracts it (the
+    organisation for an org-wide install); `...` where Bolt's extraction fails on the shape."""
+    try:
+        if extract_is_enterprise_install(body):
+            return extract_enterprise_id(body)
+        return extract_team_id(body)
+    except _BOLT_FAILS:
+        return ...
 
 
 def check_slack(call: Any, body: dict[str, Any]) -> InboundMessage | None:
@@ -132,19 +145,28 @@ def check_slack(call: Any, body: dict[str, Any]) -> InboundMessage | None:
     if msg is None:
         return None
     assert_well_formed(msg, "slack")
-    assert msg.where.tenant == slack_team(body)
+    expected = slack_team(body)
+    assert expected is ... or msg.where.tenant == expected
     return msg
+
+
+# Slack markup other than a mention: a broadcast or group, a channel, a link.
+LIVE = re.compile(r"<(?:[!#]|[a-z][a-z0-9+.-]*:)[^<>]*>", re.IGNORECASE)
+CORE_TOKEN = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CGD][A-Z0-9]+)>")
 
 
 # ---- Slack ---------------------------------------------------------------------------------------
 
-SLACK_EVENTS = [slack_payload(n) for n in ("message", "app_home_opened", "message_changed",
-                                            "bot_message", "channel_join")]
+SLACK_EVENTS = [slack_payload(n) for n in (
+    "message", "app_home_opened", "message_changed", "bot_message", "channel_join",
+    "message_deleted", "message_changed_unfurl", "message_changed_tombstone",
+    "message_slack_connect", "message_markup")]
 SLACK_COMMAND = {"token": "x", "team_id": "T1", "channel_id": "C1", "channel_name": "general",
                  "user_id": "U1", "command": "/blocker", "text": "waiting on ops",
                  "trigger_id": "1.2.3", "response_url": "https://hooks.slack.com/x"}
-SLACK_INTERACTIONS = [slack_payload(n) for n in ("block_actions", "view_submission",
-                                                  "message_action")]
+SLACK_INTERACTIONS = [slack_payload(n) for n in (
+    "block_actions", "view_submission", "message_action", "block_actions_home",
+    "block_actions_modal", "block_actions_slack_connect", "view_submission_slack_connect")]
 
 
 @PROPERTY
@@ -153,8 +175,15 @@ def test_slack_message_event(body: dict[str, Any], bot: str | None) -> None:
     msg = check_slack(lambda: slack.message_event(body, bot), body)
     if msg is not None:
         event = body["event"]
-        assert msg.user == event["user"] and msg.user != bot  # never the bot's own words
+        # The author: of the message, of its new version, or of the one deleted.
+        said = {"message": event, "edit": event.get("message"),
+                "delete": event.get("previous_message")}[msg.kind]
+        assert msg.user == said["user"] and msg.user != bot  # never the bot's own words
         assert msg.event_id == body["event_id"]
+        assert msg.kind != "delete" or msg.text == ""
+        if msg.outsider:
+            assert body["is_ext_shared_channel"] is True and msg.where.tenant != said.get(
+                "user_team", said.get("team"))
     check_slack(lambda: slack.home_opened(body), body)
 
 
@@ -172,6 +201,12 @@ def test_slack_button_click_and_shortcut(body: dict[str, Any], command: str) -> 
     msg = check_slack(lambda: slack.button_click(body, command), body)
     if msg is not None:
         assert msg.user == body["user"]["id"] and msg.text == command  # the clicker, always
+        assert msg.outsider == (body["user"].get("team_id") not in (None, msg.where.tenant)
+                                and slack._is_id(body["user"].get("team_id"))
+                                and not tenancy.is_enterprise_install(body)
+                                and body["user"]["team_id"] != tenancy.enterprise(body))
+        if msg.direct and slack.is_person(msg.where.channel):
+            assert msg.where.channel == msg.user  # a 1:1 placeholder is the clicker's own
     msg = check_slack(lambda: slack.message_shortcut(body, "blocker"), body)
     if msg is not None:
         assert msg.user == body["user"]["id"] and msg.command == "blocker"
@@ -189,6 +224,36 @@ def test_slack_view_submission(body: dict[str, Any]) -> None:
     msg = check_slack(lambda: slack.submitted(body, metadata, text="x", form=values), body)
     if msg is not None:
         assert msg.user == body["user"]["id"] and msg.where.channel == metadata["channel"]
+
+
+_SLACK_TEXT = st.lists(st.sampled_from([
+    "<", ">", "&", "&lt;", "&gt;", "&amp;", "|", "@", "#", "!", "U1", "UCEO", "C1", "here",
+    "<!here>", "<!channel|@channel>", "<!subteam^s0abc|@oncall>", "<!subteam^S1>", "<@UCEO>",
+    "<@UCEO|ceo>", "<#C1|general>", "<#C1>", "<https://evil.example|Approve>", "<mailto:a@b|a@b>",
+    "<!date^1392734382^{date}|Feb 18>", "&lt;@UCEO&gt;", "&lt;!channel&gt;", "x", " ", "\n",
+    "<https://x.example>", "<tel:123|call>", "<@bob>", "<!everyone>", "[a](https://b)"]),
+    max_size=12).map("".join) | st.text(max_size=30)
+
+
+@PROPERTY
+@given(_SLACK_TEXT)
+def test_slack_text_is_read_as_text_and_shown_as_text(text: str) -> None:
+    """In: only real mentions stay markup. Out: only the core's tokens do, however often it is
+    echoed; a mention in the output was a mention in the input."""
+    read = markup.readable(text)
+    if "&lt;" not in text and "<" not in _MARKUP_FREE.sub("", text):
+        # Markup is read as words; what looks like markup afterwards was typed as such.
+        assert not LIVE.search(read), read
+    mentioned = set(re.findall(r"<@([^<>|]*)[|>]", text))
+    for token in re.findall(r"<@([^>]*)>", read):
+        assert markup.USER_ID.fullmatch(token) and token in mentioned, read
+    shown = markup.escape(read)
+    assert "<" not in CORE_TOKEN.sub("", shown) and ">" not in CORE_TOKEN.sub("", shown), shown
+    assert not re.search(r"&(?!amp;|lt;|gt;)", shown), shown
+    assert set(re.findall(r"<@([^>]*)>", shown)) <= mentioned
+
+
+_MARKUP_FREE = re.compile(r"<[^<>]*>")
 
 
 _CONTENT_TYPES = st.sampled_from(["application/json", "application/x-www-form-urlencoded",

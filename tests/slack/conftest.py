@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.compose import App, open_app
 from adapters.config import Settings
 from adapters.server import serving
+from bot.model import Role, Team
 from tests.slack.fake_slack import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -148,6 +149,15 @@ async def slack(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[SlackCli
         client = SlackClient(server.url, app, fake_slack)
         yield client
         await client.close()
+
+
+async def make_producer(slack: SlackClient, user: str = "UPRO", tenant: str = "T1") -> None:
+    team = Team("slack", tenant)
+    async with slack.app.db.uow() as uow:
+        await uow.tenants.ensure(team)
+        await uow.members.ensure(team, user)
+        await uow.members.set_role(team, user, Role.PRODUCER)
+        await uow.commit()
 
 
 def copy_payload(data: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ async def test_socket_mode_acks_envelopes_and_dedupes_redeliveries(tmp_path: Pat
             assert response.status in (404, 405)
 
 
-async def test_oauth_install_stores_the_workspace_and_its_events_are_answered(
+async def test_oauth_install_stores_the_workspace_and_its_events_are_answered_with_its_token(
         tmp_path: Path, fake_slack: FakeSlack) -> None:
     settings = slack_settings(tmp_path, fake_slack, slack_bot_token=None,
                               slack_client_id="111.222", slack_client_secret="shh")
@@ -86,6 +86,17 @@ async def test_oauth_install_stores_the_workspace_and_its_events_are_answered(
         async with app.db.uow() as uow:
             assert len(await uow.blockers.open(Team("slack", "T2"))) == 1
             assert await uow.blockers.open(Team("slack", "T1")) == []
+        # From a Slack Connect channel: the event's team_id is the sender's organisation (T9);
+        # the reply still goes out with the installation's token, into the installation's data.
+        shared = payload("message_slack_connect")
+        shared["authorizations"][0]["team_id"] = shared["context_team_id"] = "T2"
+        assert (await slack.event(shared))[0] == 200
+        [_, reply] = await fake_slack.wait_for(lambda: fake_slack.of("chat.postMessage")[1:]
+                                               and fake_slack.of("chat.postMessage"))
+        assert reply.token == "xoxb-installed" and reply.data["channel"] == "CSHARED"
+        async with app.db.uow() as uow:
+            assert len(await uow.blockers.open(Team("slack", "T2"))) == 2
+            assert await uow.blockers.open(Team("slack", "T9")) == []
         await slack.close()
 
 
