@@ -7,7 +7,10 @@
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
     team.py       roles, role, away, schedule, timezone, holidays
+    chatter.py    words said to the bot that are no command (typos, greetings, plain requests)
+    corrections.py  edited and deleted messages
     people.py     what platforms tell us about people (not commands)
+    admin.py      what the command line changes (schedules)
 """
 
 from __future__ import annotations
