@@ -208,9 +208,9 @@ class TeamsPlatform:
 
     async def start(self) -> None:
         if self.emulator:
-            log.warning("teams: MicrosoftAppId is not set, so %s accepts activities WITHOUT "
-                        "authentication (local emulator mode, loopback only). Never expose it.",
-                        ROUTE)
+            log.warning("teams: TEAMS_EMULATOR is set and MicrosoftAppId is not, so %s accepts "
+                        "activities WITHOUT authentication (local emulator mode, loopback only). "
+                        "Never expose it.", ROUTE)
         else:
             log.info("teams: %s verifies every activity for app %s (%s)", ROUTE,
                      self.settings.microsoft_app_id, app_type(self.settings))

@@ -290,6 +290,8 @@ async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[
                    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
                    **settings: Any) -> Stack:
         settings.setdefault("database_url", f"sqlite:///{tmp_path / f'bot{len(opened)}.db'}")
+        # Without MicrosoftAppId the stack is the Bot Framework Emulator's (TEAMS_EMULATOR=1).
+        settings.setdefault("teams_emulator_requested", not settings.get("microsoft_app_id"))
         context = open_app(Settings(**settings))
         app = await context.__aenter__()
         web_app = make_web_app(app)
@@ -315,7 +317,7 @@ async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[
 
 @pytest.fixture
 async def stack(make_stack: StackFactory) -> Stack:
-    """Emulator mode (no MicrosoftAppId): no tokens, loopback only."""
+    """Emulator mode (no MicrosoftAppId, TEAMS_EMULATOR=1): no tokens, loopback only."""
     return await make_stack()
 
 

@@ -93,12 +93,16 @@ async def test_a_tenant_is_required_outside_emulator_mode(secured: Stack) -> Non
 
 
 def test_start_up_checks_name_the_variable() -> None:
+    emulator = {"teams_emulator_requested": True}
     with pytest.raises(ConfigError, match="HOST"):
-        check(Settings(host="0.0.0.0"))
-    check(Settings(host="127.0.0.1"))
-    check(Settings(host="::1"))
+        check(Settings(host="0.0.0.0", **emulator))
+    check(Settings(host="127.0.0.1", **emulator))
+    check(Settings(host="::1", **emulator))
     with pytest.raises(ConfigError, match="0.0.0.0"):
-        check(Settings(host="127.0.0.1"), host="0.0.0.0")  # what serving() really binds
+        check(Settings(host="127.0.0.1", **emulator), host="0.0.0.0")  # what serving() binds
+    # Neither MicrosoftAppId nor TEAMS_EMULATOR: there is no Teams to build.
+    with pytest.raises(ConfigError, match="TEAMS_EMULATOR=1"):
+        check(Settings(host="127.0.0.1"))
     with pytest.raises(ConfigError, match="MicrosoftAppPassword"):
         check(Settings(microsoft_app_id=APP_ID, host="0.0.0.0"))
     with pytest.raises(ConfigError, match="MicrosoftAppTenantId"):
