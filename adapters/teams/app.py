@@ -11,13 +11,13 @@ TeamsActivityHandler below, and writes invoke bodies once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
@@ -33,7 +33,7 @@ from msrest.serialization import Model
 
 from adapters.config import Settings
 from adapters.teams import cards, translate
-from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, is_loopback, read_options
+from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, read_options
 from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
 from bot.model import Team
@@ -49,6 +49,8 @@ RAW = "producer_bot.activity"  # turn_state keys: the raw JSON and the tenant of
 TENANT = "producer_bot.tenant"
 EMULATOR_TENANT = "emulator"  # the Bot Framework Emulator sends no tenant
 MEMBER_LOOKUP_SECONDS = 5.0
+# Teams messages are at most about 100 KB; an activity several times that is not from Teams.
+MAX_BODY_BYTES = 256 * 1024
 
 
 class BotFrameworkConfig:
@@ -221,23 +223,30 @@ class TeamsPlatform:
         return None
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
+        """Cheap checks first, the token next, botbuilder's model last: deserialising a large
+        body into an Activity costs seconds of CPU, which nobody may spend without a token."""
         if request.content_type != "application/json":
             return _error(415, "expected an application/json activity")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _error(413, f"an activity is at most {MAX_BODY_BYTES // 1024} KB")
+        raw = await request.read()
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, f"an activity is at most {MAX_BODY_BYTES // 1024} KB")
         try:
-            body = await request.json()
+            body = json.loads(raw.decode(request.charset or "utf-8"))
         except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
             # LookupError: an unknown charset; RecursionError: absurdly deep nesting.
             return _error(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "an activity is a JSON object")
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:
-            return _error(400, "the body is not a Bot Framework activity")
+        problem = translate.shape_problem(body)
+        if problem:
+            return _error(400, problem)
         conversation = body.get("conversation")
         # The raw JSON, not the model: msrest quietly turns a number into a string.
         if not isinstance(body.get("type"), str) or not body["type"] \
                 or not isinstance(body.get("serviceUrl"), str) \
+                or not isinstance(body.get("channelId", ""), str) \
                 or not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
                 or not 0 < len(conversation["id"]) <= translate.MAX_ID \
                 or translate.has_control(conversation["id"]):
@@ -246,15 +255,24 @@ class TeamsPlatform:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
         if not isinstance(body.get("channelData", {}), dict):
             return _error(400, "channelData must be an object")
-        if self.emulator and not is_loopback(urlsplit(activity.service_url).hostname or ""):
-            # Without authentication anyone could make the bot post to any URL.
-            return _error(403, "in emulator mode only loopback service URLs are answered")
+        problem = translate.service_url_problem(body["serviceUrl"], loopback_only=self.emulator)
+        if problem:
+            # Without authentication anyone could make the bot post to any URL; with it, the
+            # token names the URL, but nothing the sender would read differently is stored.
+            return _error(403 if "loopback" in problem else 400, problem)
         try:
+            # The token is checked against the channel and service URL it names: nothing else
+            # of the body is needed for that.
             auth = await self.adapter.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", ""))
+                Activity(channel_id=body.get("channelId"), service_url=body["serviceUrl"]),
+                request.headers.get("Authorization", ""))
         except Exception as exc:  # every way a token can be wrong is a 401, not a 500
             log.info("teams: refused an activity: %s: %s", type(exc).__name__, exc)
             return _error(401, "unauthorized")
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:
+            return _error(400, "the body is not a Bot Framework activity")
         tenant = translate.tenant_of(body) or (EMULATOR_TENANT if self.emulator else None)
         if tenant is None:
             return _error(400, "the activity has no tenant")
