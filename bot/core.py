@@ -42,6 +42,8 @@ class Core:
         team = msg.where.team
         await uow.tenants.ensure(team)
         member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz)
+        if msg.kind in ("edit", "delete"):
+            return
         text = clean(msg.text)
         words = text.split(None, 1)
         explicit = bool(msg.command) or text.startswith("/")

@@ -158,14 +158,26 @@ class TeamsHandler(TeamsActivityHandler):
         raw, _, team = self._turn(turn_context)
         await self.refs.seen(team, raw)
 
-    # Edits, deletions and meeting events mean nothing to the bot; the base class would parse
-    # their channelData first, and fail on a malformed one.
+    # Not the base class's: it would parse channelData into its model first, and fail on a
+    # malformed one. The core decides what an edit or a deletion changes.
     async def on_message_update_activity(self, turn_context: TurnContext) -> None:
-        return None
+        raw, tenant, team = self._turn(turn_context)
+        if translate.from_the_bot(raw) or translate.edited(raw, tenant) is None:
+            return  # an undeletion, or something newer than this bot
+        await self.refs.seen(team, raw)
+        people = await self._resolve_mentions(turn_context, team, raw)
+        msg = translate.edited(raw, tenant, people)
+        if msg is not None:
+            await self.relay.receive(msg)
 
     async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
-        return None
+        raw, tenant, team = self._turn(turn_context)
+        msg = translate.deleted(raw, tenant)
+        if msg is not None:
+            await self.refs.seen(team, raw)
+            await self.relay.receive(msg)
 
+    # Meeting events mean nothing to the bot.
     async def on_event_activity(self, turn_context: TurnContext) -> None:
         return None
 
