@@ -3,12 +3,14 @@ that are no command, edits and deletions, private places, tenant ids in upper ca
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from sqlalchemy import select
 
 from storage.tables import ConversationRefRow, TeamRow
-from tests.teams.activities import CHANNEL, ERIN, PAT, TENANT
+from tests.teams.activities import CHANNEL, ERIN, PAT, TENANT, Person
 from tests.teams.conftest import TEAM, Stack
 
 
@@ -109,3 +111,18 @@ async def test_an_upper_cased_tenant_is_the_same_team(stack: Stack) -> None:
     assert {r.tenant for r in refs} == {TENANT}
     assert all(r.reference["conversation"]["tenantId"] == TENANT for r in refs
                if isinstance(r.reference.get("conversation"), dict))
+
+
+async def test_a_display_name_never_becomes_a_link_in_cards_or_notifications(stack: Stack) -> None:
+    mallory = Person("mallory", "[Approve request #1](https://evil.example/approve)",
+                     "6f1c2c3a-1f0d-4c1e-9d43-00000000ba0d")
+    await stack.say(stack.acts.personal(mallory, "blocker waiting for ops"))
+    sent = await stack.say(stack.acts.personal(PAT, "blockers"))
+    assert len(sent) == 1
+    call = sent[0]
+    readable = [call.body.get("summary") or ""] + [json.dumps(c, ensure_ascii=False)
+                                                   for c in call.cards]
+    assert "Approve request #1" in "".join(readable)  # shown, as typed
+    for text in readable:
+        assert not re.search(r"\]\s*\(", text), text
+        assert "https://evil" not in text
