@@ -49,6 +49,10 @@ RAW = "producer_bot.activity"  # turn_state keys: the raw JSON and the tenant of
 TENANT = "producer_bot.tenant"
 EMULATOR_TENANT = "emulator"  # the Bot Framework Emulator sends no tenant
 MEMBER_LOOKUP_SECONDS = 5.0
+# How long one activity's ack may wait for the people it mentions to be looked up, all of them
+# together: Teams resends an activity it has no answer for after 15 s, and one slow connector
+# call per mention made that 50 s. Lookups still running then finish after the ack.
+MENTION_BUDGET_SECONDS = 1.0
 # Teams messages are at most about 100 KB; an activity several times that is not from Teams.
 MAX_BODY_BYTES = 256 * 1024
 
@@ -104,6 +108,17 @@ class TeamsHandler(TeamsActivityHandler):
     def __init__(self, relay: Relay, refs: References) -> None:
         self.relay = relay
         self.refs = refs
+        self._lookups: set[asyncio.Task[str]] = set()  # member lookups that outlived their ack
+
+    async def settled(self) -> None:
+        """Wait for the member lookups still running after their acks."""
+        while self._lookups:
+            await asyncio.gather(*self._lookups, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._lookups):
+            task.cancel()
+        await asyncio.gather(*self._lookups, return_exceptions=True)
 
     @staticmethod
     def _turn(turn_context: TurnContext) -> tuple[dict[str, Any], str, Team]:
@@ -184,25 +199,49 @@ class TeamsHandler(TeamsActivityHandler):
     async def _resolve_mentions(self, turn_context: TurnContext, team: Team,
                                 raw: dict[str, Any]) -> dict[str, str]:
         """Mentions carry Teams account ids (29:...); the core knows people by their Entra id.
-        Someone the bot has not met yet is looked up once with the connector."""
+        Someone the bot has not met yet is looked up once with the connector, all of them at
+        once and within MENTION_BUDGET_SECONDS in all; a lookup that takes longer leaves the
+        account id in this message and finishes after the ack, for the next mention."""
         people: dict[str, str] = {}
+        pending: dict[str, asyncio.Task[str]] = {}
         for account, name in translate.mentioned_people(raw):
             record = await self.refs.user(team, account)
             if record and record.get("user"):
                 people[account] = translate.user_id(record["user"])
                 continue
-            found: dict[str, Any] = {"id": account, "name": name}
-            try:
-                member = await asyncio.wait_for(TeamsInfo.get_member(turn_context, account),
-                                                MEMBER_LOOKUP_SECONDS)
-                found.update({k: v for k, v in (("name", member.name),
-                                                 ("aadObjectId", member.aad_object_id)) if v})
-            except Exception as exc:  # no connector, not a member any more: keep the account id
-                log.info("teams: could not look up mentioned account %s: %s", account, exc)
-            found = {k: v for k, v in found.items() if isinstance(v, str) and v}
-            await self.refs.person(team, found, place_of(raw))
-            people[account] = translate.user_id(found)
+            task = asyncio.create_task(self._look_up(turn_context, team, raw, account, name))
+            self._lookups.add(task)
+            task.add_done_callback(self._finished)
+            pending[account] = task
+        if pending:
+            await asyncio.wait(pending.values(), timeout=MENTION_BUDGET_SECONDS)
+        for account, task in pending.items():
+            if task.done() and not task.cancelled() and task.exception() is None:
+                people[account] = task.result()
+        late = [a for a, t in pending.items() if not t.done()]
+        if late:
+            log.info("teams: %d mentioned account(s) still being looked up after %.1fs; "
+                     "acknowledging first", len(late), MENTION_BUDGET_SECONDS)
         return people
+
+    def _finished(self, task: asyncio.Task[str]) -> None:
+        self._lookups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("teams: remembering a mentioned person failed: %s", task.exception())
+
+    async def _look_up(self, turn_context: TurnContext, team: Team, raw: dict[str, Any],
+                       account: str, name: str | None) -> str:
+        found: dict[str, Any] = {"id": account, "name": name}
+        try:
+            member = await asyncio.wait_for(TeamsInfo.get_member(turn_context, account),
+                                            MEMBER_LOOKUP_SECONDS)
+            found.update({k: v for k, v in (("name", member.name),
+                                             ("aadObjectId", member.aad_object_id)) if v})
+        except Exception as exc:  # no connector, not a member any more: keep the account id
+            log.info("teams: could not look up mentioned account %s: %s", account, exc)
+        found = {k: v for k, v in found.items() if isinstance(v, str) and v}
+        await self.refs.person(team, found, place_of(raw))
+        return translate.user_id(found)
 
 
 @dataclass
@@ -232,7 +271,7 @@ class TeamsPlatform:
             log.info("teams: accepting tenants %s", ", ".join(sorted(self.options.allowed_tenants)))
 
     async def stop(self) -> None:
-        return None
+        await self.handler.close()
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         """Cheap checks first, the token next, botbuilder's model last: deserialising a large

@@ -112,6 +112,8 @@ class FakeConnector:
         self.failures: list[Failure] = []
         self.bad_cards: list[str] = []
         self.members: dict[str, dict[str, Any]] = {}
+        # When set, member lookups wait for it: a connector that is slow to answer them.
+        self.member_gate: asyncio.Event | None = None
         self.count = 0
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
@@ -154,6 +156,8 @@ class FakeConnector:
             return web.json_response({"id": f"a:created-{self.next_id()}",
                                       "activityId": self.next_id()}, status=201)
         if request.method == "GET" and len(parts) == 5 and parts[3] == "members":
+            if self.member_gate is not None:
+                await self.member_gate.wait()
             member = self.members.get(parts[4])
             if member is None:
                 return web.json_response({"error": {"code": "MemberNotFoundInConversation",

@@ -3,6 +3,7 @@ that are no command, edits and deletions, private places, tenant ids in upper ca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -126,3 +127,27 @@ async def test_a_display_name_never_becomes_a_link_in_cards_or_notifications(sta
     for text in readable:
         assert not re.search(r"\]\s*\(", text), text
         assert "https://evil" not in text
+
+
+async def test_unknown_mentions_never_hold_up_the_ack(stack: Stack) -> None:
+    """Ten people the bot never met, and a connector that does not answer lookups: the activity
+    is stored and acknowledged anyway (it took 50 s, and Teams resends after 15), the people are
+    looked up after the ack, and their next mention finds them."""
+    people = tuple(Person(f"p{i}", f"Person {i}", f"6f1c2c3a-1f0d-4c1e-9d43-0000000010{i:02d}")
+                   for i in range(10))
+    for person in people:
+        stack.connector.members[person.account["id"]] = dict(person.account)
+    stack.connector.member_gate = asyncio.Event()
+    post = stack.acts.channel(PAT, "blocked on " + " ".join(p.mention for p in people),
+                              mentions=people)
+    code, _ = await asyncio.wait_for(stack.post(post), timeout=4)
+    assert code == 200
+    [stored] = await payloads(stack)
+    assert stored["text"].startswith("blocked on <@")
+    stack.connector.member_gate.set()
+    await asyncio.wait_for(stack.teams.handler.settled(), timeout=30)
+    again = stack.acts.channel(PAT, "blocked on " + people[3].mention, mentions=(people[3],))
+    calls = stack.connector.mark()
+    await stack.send(again)
+    assert (await payloads(stack))[-1]["text"] == f"blocked on <@{people[3].aad}>"
+    assert not any("/members/" in c.path for c in stack.connector.calls[calls:])
