@@ -23,6 +23,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from adapters.compose import App
 from adapters.scheduler import SchedulerRunner
+from storage.db import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -209,12 +210,20 @@ async def healthz(request: web.Request) -> web.Response:
                               "outbox_backlog": request.app[APP_KEY].relay.backlog})
 
 
+READY_CHECK_SECONDS = 10.0
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers, and how much is waiting to be sent."""
+    """Readiness: the database takes writes (not only reads: a full disk reads fine), and how
+    much is waiting to be sent."""
     app = request.app[APP_KEY]
     try:
+        await asyncio.wait_for(app.db.check_writable(), READY_CHECK_SECONDS)
         async with app.relay.uow_factory() as uow:
             backlog = await uow.outbox.backlog()
+    except DatabaseUnavailable as exc:
+        return web.json_response({"status": "unavailable", "database": "not writable",
+                                  "reason": str(exc)}, status=503)
     except Exception as exc:  # any database failure means "not ready", never a 500
         return web.json_response({"status": "unavailable", "database": type(exc).__name__},
                                  status=503)
@@ -222,6 +231,30 @@ async def readyz(request: web.Request) -> web.Response:
     tick = runner.last_tick.isoformat() if runner and runner.last_tick else None
     return web.json_response({"status": "ok", "database": "ok", "outbox_backlog": backlog,
                               "last_scheduler_tick": tick})
+
+
+# How often the server checks that the database can be written to (and keeps SQLite's WAL
+# small); more often while it cannot, so it recovers soon after space returns.
+STORAGE_CHECK_SECONDS = 30.0
+STORAGE_RETRY_SECONDS = 2.0
+
+
+async def watch_storage(db: Database, stopping: asyncio.Event,
+                        every: float = STORAGE_CHECK_SECONDS,
+                        retry: float = STORAGE_RETRY_SECONDS) -> None:
+    problem: str | None = None
+    while not stopping.is_set():
+        try:
+            found = await db.maintain()
+        except Exception as exc:  # never let the watchdog die of what it watches
+            found = f"{type(exc).__name__}: {exc}"
+        if found and found != problem:
+            log.warning("storage: the database cannot be written to: %s", found)
+        elif problem and not found:
+            log.info("storage: the database can be written to again")
+        problem = found
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), retry if problem else every)
 
 
 # Objects allocated (net) before the youngest generation is collected; Python's default is 700,
@@ -287,7 +320,8 @@ def build_platforms(app: App, host: str | None = None) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def serving(app: App, host: str | None = None, port: int | None = None,
                   worker: bool = True, scheduler: bool = True,
-                  limits: Limits | None = None) -> AsyncIterator[Server]:
+                  limits: Limits | None = None,
+                  storage_check_seconds: float = STORAGE_CHECK_SECONDS) -> AsyncIterator[Server]:
     """Run the HTTP server, the configured platforms and the worker until the block exits."""
     settings = app.settings
     host = host or settings.host
@@ -313,6 +347,8 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
     server = Server(host, bound, platforms)
     stopping = asyncio.Event()
     task = asyncio.create_task(app.relay.run_worker(stopping)) if worker else None
+    watchdog = asyncio.create_task(watch_storage(
+        app.db, stopping, storage_check_seconds, min(STORAGE_RETRY_SECONDS, storage_check_seconds)))
     try:
         for platform in platforms.values():
             await platform.start()
@@ -327,6 +363,9 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
             with contextlib.suppress(Exception):
                 await platform.stop()
         await runner.cleanup()  # stop taking requests before the worker stops
+        stopping.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(watchdog, SHUTDOWN_SECONDS)
         if task is not None:
             # Let the worker finish the message in hand; whatever is still pending stays in
             # the inbox and outbox for the next start.

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
+import storage.db
+from adapters.cli import main
 from adapters.compose import App, open_app
 from adapters.config import Settings
 from adapters.server import Limits, Server, make_web_app, serving
+from bot.model import InboundMessage, Where
 
 
 async def get_json(app: App, path: str) -> tuple[int, dict]:
@@ -129,3 +138,115 @@ def test_the_connection_cap_follows_the_file_descriptor_limit() -> None:
     assert Limits.for_descriptors(1_000_000).max_connections == Limits.for_descriptors(
         10_000_000).max_connections
     assert Limits.for_descriptors(40).max_connections >= 8
+
+
+# ---- a database that cannot be written to ----------------------------------------------------
+
+
+def inbound(n: int, size: int = 2000) -> InboundMessage:
+    return InboundMessage(where=Where("console", "disk", "c"), user="u", text="x" * size,
+                          event_id=f"disk-{n}", at=datetime.now(UTC))
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB file system of its own (a tmpfs), for a disk that really fills up; skipped where
+    this process may not mount one (it needs root)."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(volume)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield volume
+    finally:
+        subprocess.run(["umount", "-l", str(volume)], check=False)
+
+
+async def status_of(server: Server, path: str) -> tuple[int, dict]:
+    async with ClientSession() as session:
+        async with session.get(server.url + path) as response:
+            return response.status, await response.json()
+
+
+async def test_readyz_says_unavailable_while_the_volume_is_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}")
+    async with open_app(settings) as app:
+        assert (await get_json(app, "/readyz"))[0] == 200
+        monkeypatch.setattr(storage.db, "free_bytes", lambda directory: 200 * 1024)
+        status, body = await get_json(app, "/readyz")
+        assert status == 503 and body["database"] == "not writable"
+        assert "200 KB free" in body["reason"]
+        assert (await get_json(app, "/healthz"))[0] == 200  # alive, though not ready
+        monkeypatch.setattr(storage.db, "free_bytes", lambda directory: 10**9)
+        assert (await get_json(app, "/readyz"))[0] == 200
+
+
+async def test_a_full_disk_is_not_ready_and_recovers_when_space_returns(small_volume: Path) -> None:
+    """On a volume smaller than SQLite's automatic checkpoint (4 MB of WAL), the WAL filled the
+    disk; /readyz said ok, and events got 503 even after space was freed."""
+    logs = small_volume / "logs"
+    logs.write_bytes(b"\0" * 700_000)
+    settings = Settings(database_url=f"sqlite:///{small_volume / 'bot.db'}")
+    async with open_app(settings) as app, serving(app, host="127.0.0.1", port=0, worker=False,
+                                                  scheduler=False, storage_check_seconds=0.2,
+                                                  limits=QUICK) as server:
+        refused = 0
+        for n in range(5000):
+            try:
+                await app.relay.receive(inbound(n))
+            except Exception:
+                refused += 1
+                if refused == 5:
+                    break
+        assert refused == 5, "the volume never filled up"
+        status, body = await status_of(server, "/readyz")
+        assert status == 503 and body["database"] == "not writable", body
+        logs.unlink()  # space returns
+        for _ in range(200):
+            if (await status_of(server, "/readyz"))[0] == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await status_of(server, "/readyz"))[0] == 200
+        for n in range(20):
+            assert await app.relay.receive(inbound(100_000 + n, size=100))
+
+
+def run_serve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str,
+              capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    for name in [n for n in os.environ if n.startswith(("SLACK_", "Microsoft", "TEAMS_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PORT", "0")
+    code = main(["serve"])
+    return code, capsys.readouterr().err
+
+
+def test_serve_stops_with_one_line_when_the_database_cannot_be_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    code, err = run_serve(monkeypatch, tmp_path,
+                          f"sqlite:///{tmp_path / 'not-a-directory' / 'bot.db'}", capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("producer-bot: ") and "bot.db" in err
+
+
+def test_serve_stops_with_one_line_on_a_read_only_volume(
+        small_volume: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{small_volume / 'bot.db'}"
+
+    async def create() -> None:
+        async with open_app(Settings(database_url=url)):
+            pass
+
+    asyncio.run(create())
+    subprocess.run(["mount", "-o", "remount,ro", str(small_volume)], check=True)
+    code, err = run_serve(monkeypatch, tmp_path, url, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and "cannot write to" in err and "bot.db" in err
