@@ -117,9 +117,10 @@ def service_url_problem(url: str, *, loopback_only: bool) -> str | None:
     botbuilder's connector sends through msrest and requests, so urllib3 reads the URL that is
     really connected to; urllib reads it differently (`http://evil\\@127.0.0.1/` is 127.0.0.1
     to urllib and evil to urllib3). Both must agree on the host, and what the two may read
-    differently is refused outright: credentials, backslashes, controls and spaces, percent
-    signs in the authority, any scheme but http(s)."""
-    if not url or len(url) > 2048 or "\\" in url or has_control(url) or any(c.isspace() for c in url):
+    differently is refused outright: credentials (any `@`), backslashes, controls and spaces,
+    percent signs in the authority, any scheme but http(s)."""
+    if not url or len(url) > 2048 or "\\" in url or "@" in url or has_control(url) \
+            or any(c.isspace() for c in url):
         return "the serviceUrl is not a plain http(s) URL"
     try:
         ours, theirs = urlsplit(url), parse_url(url)
