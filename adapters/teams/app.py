@@ -32,7 +32,7 @@ from botframework.connector.auth import AppCredentials, ServiceClientCredentials
 from msrest.serialization import Model
 
 from adapters.config import Settings
-from adapters.teams import cards, translate
+from adapters.teams import cards, checks, translate
 from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, read_options
 from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
@@ -290,7 +290,7 @@ class TeamsPlatform:
             return _error(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "an activity is a JSON object")
-        problem = translate.shape_problem(body)
+        problem = checks.shape_problem(body)
         if problem:
             return _error(400, problem)
         conversation = body.get("conversation")
@@ -306,7 +306,7 @@ class TeamsPlatform:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
         if not isinstance(body.get("channelData", {}), dict):
             return _error(400, "channelData must be an object")
-        problem = translate.service_url_problem(body["serviceUrl"], loopback_only=self.emulator)
+        problem = checks.service_url_problem(body["serviceUrl"], loopback_only=self.emulator)
         if problem:
             # Without authentication anyone could make the bot post to any URL; with it, the
             # token names the URL, but nothing the sender would read differently is stored.

@@ -29,6 +29,7 @@ from slack_bolt.request import payload_utils
 from slack_bolt.request.internals import build_context
 
 from adapters.slack import translate as slack
+from adapters.teams import checks
 from adapters.teams import translate as teams
 from adapters.teams.translate import as_dict
 from bot.model import InboundMessage
@@ -356,7 +357,7 @@ def test_a_service_url_is_only_accepted_as_the_sender_reads_it(url: str) -> None
     from urllib3.util import parse_url
 
     for loopback_only in (True, False):
-        if teams.service_url_problem(url, loopback_only=loopback_only) is None:
+        if checks.service_url_problem(url, loopback_only=loopback_only) is None:
             theirs, ours = parse_url(url), urlsplit(url)
             assert (theirs.scheme or "").lower() in ("http", "https")
             assert theirs.auth is None and "@" not in url and "\\" not in url
@@ -369,8 +370,8 @@ def test_a_service_url_is_only_accepted_as_the_sender_reads_it(url: str) -> None
 @PROPERTY
 @given(JSONISH)
 def test_the_shape_check_accepts_what_an_activity_looks_like(value: Any) -> None:
-    assert teams.shape_problem(value) is None  # a few levels, a few entries
-    assert teams.shape_problem({"a": [value] * 3000}) is not None
+    assert checks.shape_problem(value) is None  # a few levels, a few entries
+    assert checks.shape_problem({"a": [value] * 3000}) is not None
 
 
 @PROPERTY
