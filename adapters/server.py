@@ -120,8 +120,9 @@ class ConnectionGuard:
     def _deadline(self, handler: RequestHandler) -> None:
         # aiohttp's keep-alive timeout bounds the headers of later requests, not always the first.
         if handler in self.opened and handler not in self.started:
-            log.info("server: closed a connection that sent no complete request in %.0fs",
-                     self.limits.header_seconds)
+            # DEBUG: under a slow-headers attack this is one line per connection.
+            log.debug("server: closed a connection that sent no complete request in %.0fs",
+                      self.limits.header_seconds)
             self._close(handler)
 
     def _close(self, handler: RequestHandler) -> None:

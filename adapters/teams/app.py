@@ -306,11 +306,14 @@ class TeamsPlatform:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
         if not isinstance(body.get("channelData", {}), dict):
             return _error(400, "channelData must be an object")
-        problem = checks.service_url_problem(body["serviceUrl"], loopback_only=self.emulator)
+        problem = checks.service_url_problem(body["serviceUrl"])
         if problem:
-            # Without authentication anyone could make the bot post to any URL; with it, the
-            # token names the URL, but nothing the sender would read differently is stored.
-            return _error(403 if "loopback" in problem else 400, problem)
+            # With a token, the token names the URL; still, nothing the sender would read
+            # differently from the check is stored.
+            return _error(400, problem)
+        if self.emulator and not checks.loopback_service_url(body["serviceUrl"]):
+            # Without authentication anyone could make the bot post to any URL.
+            return _error(403, "in emulator mode only loopback service URLs are answered")
         try:
             # The token is checked against the channel and service URL it names: nothing else
             # of the body is needed for that.

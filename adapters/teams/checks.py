@@ -4,13 +4,13 @@ large body costs botbuilder seconds of CPU) and before anything is stored."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from urllib3.util import parse_url
 
+from adapters.config import is_loopback
 from adapters.teams.translate import has_control
 
 # ---- the shape of a body, checked before anything expensive -------------------------------------
@@ -48,7 +48,7 @@ def shape_problem(value: Any, max_depth: int = MAX_DEPTH, max_items: int = MAX_I
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
 
-def service_url_problem(url: str, *, loopback_only: bool) -> str | None:
+def service_url_problem(url: str) -> str | None:
     """Why the bot must not post replies to `url`, or None.
 
     botbuilder's connector sends through msrest and requests, so urllib3 reads the URL that is
@@ -67,19 +67,13 @@ def service_url_problem(url: str, *, loopback_only: bool) -> str | None:
     scheme = (ours.scheme or "").lower()
     host = theirs.host or ""
     if scheme not in ("http", "https") or (theirs.scheme or "").lower() != scheme \
-            or "@" in ours.netloc or theirs.auth is not None \
-            or not _HOST.fullmatch(host) or (ours.hostname or "") != host.strip("[]").lower() \
-            or (theirs.port or None) != port:
+            or theirs.auth is not None or not _HOST.fullmatch(host) \
+            or (ours.hostname or "") != host.strip("[]").lower() or (theirs.port or None) != port:
         return "the serviceUrl is not a plain http(s) URL"
-    if loopback_only and not _is_loopback(host.strip("[]")):
-        return "in emulator mode only loopback service URLs are answered"
     return None
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def loopback_service_url(url: str) -> bool:
+    """A service URL (one service_url_problem accepts) on this machine: the only kind answered
+    in emulator mode, where no token says where replies may go."""
+    return is_loopback((parse_url(url).host or "").strip("[]").lower())
