@@ -90,8 +90,8 @@ def tenant_of(activity: Mapping[str, Any]) -> str | None:
     Lower-cased: `72F988BF-...` is the same tenant as `72f988bf-...`."""
     tenant = as_dict(as_dict(activity.get("channelData")).get("tenant")).get("id")
     tenant = tenant or as_dict(activity.get("conversation")).get("tenantId")
-    tenant = _opt_str(tenant, 128)
-    return tenant.lower() if tenant else None
+    # Lowered before it is measured: a few characters grow when lowered (İ is two).
+    return _opt_str(tenant.lower() if isinstance(tenant, str) else tenant, 128)
 
 
 def split_conversation(conversation_id: str) -> tuple[str, str | None]:

@@ -263,3 +263,5 @@ def test_an_upper_cased_tenant_is_the_same_tenant() -> None:
     del raw["channelData"]["tenant"]
     raw["conversation"]["tenantId"] = TENANT.upper()
     assert translate.tenant_of(raw) == TENANT
+    raw["conversation"]["tenantId"] = "\u0130" * 100  # 100 characters, 200 once lowered
+    assert translate.tenant_of(raw) is None
