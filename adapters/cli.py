@@ -25,7 +25,7 @@ from bot.model import SCHEDULE_KINDS, Role, Schedule, Team
 from bot.relay import utcnow
 from bot.usecases import admin
 from bot.usecases.overview import send_digest
-from storage.db import Database
+from storage.db import Database, DatabaseUnreachable
 from storage.migrate import current, upgrade
 
 log = logging.getLogger("producer_bot")
@@ -52,6 +52,7 @@ async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    await check_database(settings)
     async with open_app(settings) as app, serving(app):
         if not any(enabled for _, enabled, _ in settings.platforms()):
             log.warning("no chat platform is configured: serving /healthz only. "
@@ -60,6 +61,20 @@ async def cmd_serve(settings: config.Settings, args: argparse.Namespace) -> int:
         await stop.wait()
         log.info("shutting down")
     return 0
+
+
+async def check_database(settings: config.Settings) -> None:
+    """A SQLite database `serve` cannot write to (a read-only volume, a full disk) stops it with
+    one line (DatabaseUnavailable) rather than a traceback from the first migration. A
+    PostgreSQL server that is down is not a reason not to start: /readyz says so until it is
+    back."""
+    db = Database(settings.database_url)
+    try:
+        await db.check_writable()
+    except DatabaseUnreachable as exc:
+        log.warning("%s", exc)
+    finally:
+        await db.dispose()
 
 
 async def cmd_db(settings: config.Settings, args: argparse.Namespace) -> int:

@@ -34,6 +34,10 @@ class Settings:
     microsoft_app_password: str | None = None
     microsoft_app_type: str = "MultiTenant"
     microsoft_app_tenant_id: str | None = None
+    # TEAMS_EMULATOR=1: Teams without MicrosoftAppId, unauthenticated, for the Bot Framework
+    # Emulator. Never a default: a Slack-only deployment on HOST=127.0.0.1 behind a reverse proxy
+    # would otherwise accept forged Teams activities from anyone who can reach the proxy.
+    teams_emulator_requested: bool = False
     # Language model
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -53,18 +57,23 @@ class Settings:
 
     @property
     def teams_emulator(self) -> bool:
-        """No MicrosoftAppId: Teams without authentication, for the Bot Framework Emulator, and
-        only while nothing but this machine can reach the server."""
-        return not self.microsoft_app_id and is_loopback(self.host)
+        """TEAMS_EMULATOR=1 and no MicrosoftAppId: Teams without authentication, for the Bot
+        Framework Emulator. Start-up refuses it unless the server listens on loopback only."""
+        return not self.microsoft_app_id and self.teams_emulator_requested
 
     def platforms(self) -> list[tuple[str, bool, str]]:
         """(platform, on?, why) for the start-up log line."""
         slack_why = ("SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN is set"
                      if self.slack_enabled else "no SLACK_BOT_TOKEN, SLACK_CLIENT_ID or SLACK_APP_TOKEN")
-        teams_why = ("MicrosoftAppId is set" if self.microsoft_app_id else
-                     "emulator mode: MicrosoftAppId is not set and HOST is loopback, so NO "
-                     "authentication" if self.teams_emulator else
-                     "MicrosoftAppId is not set (and HOST is not loopback: no emulator mode)")
+        if self.microsoft_app_id:
+            teams_why = "MicrosoftAppId is set, every activity is authenticated" + (
+                "; TEAMS_EMULATOR is ignored" if self.teams_emulator_requested else "")
+        elif self.teams_emulator:
+            teams_why = ("emulator mode: TEAMS_EMULATOR is set and MicrosoftAppId is not, so NO "
+                         "authentication; loopback only")
+        else:
+            teams_why = ("no MicrosoftAppId; TEAMS_EMULATOR=1 runs it unauthenticated for the "
+                         "Bot Framework Emulator, loopback only")
         return [("slack", self.slack_enabled, slack_why), ("teams", self.teams_enabled, teams_why)]
 
 
@@ -80,6 +89,17 @@ def is_loopback(host: str) -> bool:
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
+
+
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = (_get(env, name) or "").lower()
+    if text not in _YES + _NO:
+        raise ConfigError(f"{name} must be 1 (on) or 0 (off), got {env.get(name)!r}")
+    return text in _YES
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
@@ -123,6 +143,7 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         microsoft_app_password=_get(env, "MicrosoftAppPassword"),
         microsoft_app_type=_get(env, "MicrosoftAppType") or "MultiTenant",
         microsoft_app_tenant_id=_get(env, "MicrosoftAppTenantId"),
+        teams_emulator_requested=_flag(env, "TEAMS_EMULATOR"),
         openai_api_key=_get(env, "OPENAI_API_KEY"),
         openai_base_url=_get(env, "OPENAI_BASE_URL"),
         openai_model=_get(env, "OPENAI_MODEL"),

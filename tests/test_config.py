@@ -10,11 +10,38 @@ def test_defaults_need_no_accounts() -> None:
     assert settings.database_url.startswith("sqlite")
     assert (settings.host, settings.port) == ("127.0.0.1", 3000)
     assert not settings.slack_enabled
-    # On loopback, Teams runs unauthenticated for the Bot Framework Emulator; nowhere else.
-    assert settings.teams_enabled and settings.teams_emulator
-    assert [(p, on) for p, on, _ in settings.platforms()] == [("slack", False), ("teams", True)]
+    # Unauthenticated Teams (the Bot Framework Emulator) is never on by default, not even on
+    # loopback: a Slack-only deployment behind a reverse proxy would accept forged activities.
+    assert not settings.teams_enabled and not settings.teams_emulator
+    assert [(p, on) for p, on, _ in settings.platforms()] == [("slack", False), ("teams", False)]
     public = load({"HOST": "0.0.0.0"})
     assert not public.teams_enabled and not public.teams_emulator
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
+def test_teams_emulator_is_an_explicit_opt_in(value: str) -> None:
+    settings = load({"TEAMS_EMULATOR": value})
+    assert settings.teams_enabled and settings.teams_emulator
+    teams = dict((p, (on, why)) for p, on, why in settings.platforms())["teams"]
+    assert teams[0] and "TEAMS_EMULATOR" in teams[1] and "NO authentication" in teams[1]
+    # Asked for on a public address: on, so that start-up refuses it by name (HOST).
+    assert load({"TEAMS_EMULATOR": value, "HOST": "0.0.0.0"}).teams_emulator
+    # MicrosoftAppId wins: authenticated, never the emulator.
+    both = load({"TEAMS_EMULATOR": value, "MicrosoftAppId": "abc"})
+    assert both.teams_enabled and not both.teams_emulator
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", ""])
+def test_teams_emulator_off_values(value: str) -> None:
+    settings = load({"TEAMS_EMULATOR": value})
+    assert not settings.teams_enabled
+    why = dict((p, why) for p, _, why in settings.platforms())["teams"]
+    assert "MicrosoftAppId" in why and "TEAMS_EMULATOR" in why
+
+
+def test_a_bad_teams_emulator_value_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="TEAMS_EMULATOR"):
+        load({"TEAMS_EMULATOR": "maybe"})
 
 
 def test_platforms_switch_on_from_their_variables() -> None:

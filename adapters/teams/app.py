@@ -11,13 +11,13 @@ TeamsActivityHandler below, and writes invoke bodies once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
@@ -32,8 +32,8 @@ from botframework.connector.auth import AppCredentials, ServiceClientCredentials
 from msrest.serialization import Model
 
 from adapters.config import Settings
-from adapters.teams import cards, translate
-from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, is_loopback, read_options
+from adapters.teams import cards, checks, translate
+from adapters.teams.options import TeamsOptions, app_type, check, emulator_mode, read_options
 from adapters.teams.refs import References, place_of
 from adapters.teams.sender import TeamsSender
 from bot.model import Team
@@ -49,6 +49,12 @@ RAW = "producer_bot.activity"  # turn_state keys: the raw JSON and the tenant of
 TENANT = "producer_bot.tenant"
 EMULATOR_TENANT = "emulator"  # the Bot Framework Emulator sends no tenant
 MEMBER_LOOKUP_SECONDS = 5.0
+# How long one activity's ack may wait for the people it mentions to be looked up, all of them
+# together: Teams resends an activity it has no answer for after 15 s, and one slow connector
+# call per mention made that 50 s. Lookups still running then finish after the ack.
+MENTION_BUDGET_SECONDS = 1.0
+# Teams messages are at most about 100 KB; an activity several times that is not from Teams.
+MAX_BODY_BYTES = 256 * 1024
 
 
 class BotFrameworkConfig:
@@ -102,6 +108,17 @@ class TeamsHandler(TeamsActivityHandler):
     def __init__(self, relay: Relay, refs: References) -> None:
         self.relay = relay
         self.refs = refs
+        self._lookups: set[asyncio.Task[str]] = set()  # member lookups that outlived their ack
+
+    async def settled(self) -> None:
+        """Wait for the member lookups still running after their acks."""
+        while self._lookups:
+            await asyncio.gather(*self._lookups, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._lookups):
+            task.cancel()
+        await asyncio.gather(*self._lookups, return_exceptions=True)
 
     @staticmethod
     def _turn(turn_context: TurnContext) -> tuple[dict[str, Any], str, Team]:
@@ -156,39 +173,75 @@ class TeamsHandler(TeamsActivityHandler):
         raw, _, team = self._turn(turn_context)
         await self.refs.seen(team, raw)
 
-    # Edits, deletions and meeting events mean nothing to the bot; the base class would parse
-    # their channelData first, and fail on a malformed one.
+    # Not the base class's: it would parse channelData into its model first, and fail on a
+    # malformed one. The core decides what an edit or a deletion changes.
     async def on_message_update_activity(self, turn_context: TurnContext) -> None:
-        return None
+        raw, tenant, team = self._turn(turn_context)
+        if translate.from_the_bot(raw) or translate.edited(raw, tenant) is None:
+            return  # an undeletion, or something newer than this bot
+        await self.refs.seen(team, raw)
+        people = await self._resolve_mentions(turn_context, team, raw)
+        msg = translate.edited(raw, tenant, people)
+        if msg is not None:
+            await self.relay.receive(msg)
 
     async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
-        return None
+        raw, tenant, team = self._turn(turn_context)
+        msg = translate.deleted(raw, tenant)
+        if msg is not None:
+            await self.refs.seen(team, raw)
+            await self.relay.receive(msg)
 
+    # Meeting events mean nothing to the bot.
     async def on_event_activity(self, turn_context: TurnContext) -> None:
         return None
 
     async def _resolve_mentions(self, turn_context: TurnContext, team: Team,
                                 raw: dict[str, Any]) -> dict[str, str]:
         """Mentions carry Teams account ids (29:...); the core knows people by their Entra id.
-        Someone the bot has not met yet is looked up once with the connector."""
+        Someone the bot has not met yet is looked up once with the connector, all of them at
+        once and within MENTION_BUDGET_SECONDS in all; a lookup that takes longer leaves the
+        account id in this message and finishes after the ack, for the next mention."""
         people: dict[str, str] = {}
+        pending: dict[str, asyncio.Task[str]] = {}
         for account, name in translate.mentioned_people(raw):
             record = await self.refs.user(team, account)
             if record and record.get("user"):
                 people[account] = translate.user_id(record["user"])
                 continue
-            found: dict[str, Any] = {"id": account, "name": name}
-            try:
-                member = await asyncio.wait_for(TeamsInfo.get_member(turn_context, account),
-                                                MEMBER_LOOKUP_SECONDS)
-                found.update({k: v for k, v in (("name", member.name),
-                                                 ("aadObjectId", member.aad_object_id)) if v})
-            except Exception as exc:  # no connector, not a member any more: keep the account id
-                log.info("teams: could not look up mentioned account %s: %s", account, exc)
-            found = {k: v for k, v in found.items() if isinstance(v, str) and v}
-            await self.refs.person(team, found, place_of(raw))
-            people[account] = translate.user_id(found)
+            task = asyncio.create_task(self._look_up(turn_context, team, raw, account, name))
+            self._lookups.add(task)
+            task.add_done_callback(self._finished)
+            pending[account] = task
+        if pending:
+            await asyncio.wait(pending.values(), timeout=MENTION_BUDGET_SECONDS)
+        for account, task in pending.items():
+            if task.done() and not task.cancelled() and task.exception() is None:
+                people[account] = task.result()
+        late = [a for a, t in pending.items() if not t.done()]
+        if late:
+            log.info("teams: %d mentioned account(s) still being looked up after %.1fs; "
+                     "acknowledging first", len(late), MENTION_BUDGET_SECONDS)
         return people
+
+    def _finished(self, task: asyncio.Task[str]) -> None:
+        self._lookups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("teams: remembering a mentioned person failed: %s", task.exception())
+
+    async def _look_up(self, turn_context: TurnContext, team: Team, raw: dict[str, Any],
+                       account: str, name: str | None) -> str:
+        found: dict[str, Any] = {"id": account, "name": name}
+        try:
+            member = await asyncio.wait_for(TeamsInfo.get_member(turn_context, account),
+                                            MEMBER_LOOKUP_SECONDS)
+            found.update({k: v for k, v in (("name", member.name),
+                                             ("aadObjectId", member.aad_object_id)) if v})
+        except Exception as exc:  # no connector, not a member any more: keep the account id
+            log.info("teams: could not look up mentioned account %s: %s", account, exc)
+        found = {k: v for k, v in found.items() if isinstance(v, str) and v}
+        await self.refs.person(team, found, place_of(raw))
+        return translate.user_id(found)
 
 
 @dataclass
@@ -208,9 +261,9 @@ class TeamsPlatform:
 
     async def start(self) -> None:
         if self.emulator:
-            log.warning("teams: MicrosoftAppId is not set, so %s accepts activities WITHOUT "
-                        "authentication (local emulator mode, loopback only). Never expose it.",
-                        ROUTE)
+            log.warning("teams: TEAMS_EMULATOR is set and MicrosoftAppId is not, so %s accepts "
+                        "activities WITHOUT authentication (local emulator mode, loopback only). "
+                        "Never expose it.", ROUTE)
         else:
             log.info("teams: %s verifies every activity for app %s (%s)", ROUTE,
                      self.settings.microsoft_app_id, app_type(self.settings))
@@ -218,26 +271,33 @@ class TeamsPlatform:
             log.info("teams: accepting tenants %s", ", ".join(sorted(self.options.allowed_tenants)))
 
     async def stop(self) -> None:
-        return None
+        await self.handler.close()
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
+        """Cheap checks first, the token next, botbuilder's model last: deserialising a large
+        body into an Activity costs seconds of CPU, which nobody may spend without a token."""
         if request.content_type != "application/json":
             return _error(415, "expected an application/json activity")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return _error(413, f"an activity is at most {MAX_BODY_BYTES // 1024} KB")
+        raw = await request.read()
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, f"an activity is at most {MAX_BODY_BYTES // 1024} KB")
         try:
-            body = await request.json()
+            body = json.loads(raw.decode(request.charset or "utf-8"))
         except (ValueError, UnicodeDecodeError, LookupError, RecursionError):
             # LookupError: an unknown charset; RecursionError: absurdly deep nesting.
             return _error(400, "the body is not valid JSON")
         if not isinstance(body, dict):
             return _error(400, "an activity is a JSON object")
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:
-            return _error(400, "the body is not a Bot Framework activity")
+        problem = checks.shape_problem(body)
+        if problem:
+            return _error(400, problem)
         conversation = body.get("conversation")
         # The raw JSON, not the model: msrest quietly turns a number into a string.
         if not isinstance(body.get("type"), str) or not body["type"] \
                 or not isinstance(body.get("serviceUrl"), str) \
+                or not isinstance(body.get("channelId", ""), str) \
                 or not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
                 or not 0 < len(conversation["id"]) <= translate.MAX_ID \
                 or translate.has_control(conversation["id"]):
@@ -246,15 +306,27 @@ class TeamsPlatform:
             return _error(400, "an activity needs a type, a serviceUrl and a conversation id")
         if not isinstance(body.get("channelData", {}), dict):
             return _error(400, "channelData must be an object")
-        if self.emulator and not is_loopback(urlsplit(activity.service_url).hostname or ""):
+        problem = checks.service_url_problem(body["serviceUrl"])
+        if problem:
+            # With a token, the token names the URL; still, nothing the sender would read
+            # differently from the check is stored.
+            return _error(400, problem)
+        if self.emulator and not checks.loopback_service_url(body["serviceUrl"]):
             # Without authentication anyone could make the bot post to any URL.
             return _error(403, "in emulator mode only loopback service URLs are answered")
         try:
+            # The token is checked against the channel and service URL it names: nothing else
+            # of the body is needed for that.
             auth = await self.adapter.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", ""))
+                Activity(channel_id=body.get("channelId"), service_url=body["serviceUrl"]),
+                request.headers.get("Authorization", ""))
         except Exception as exc:  # every way a token can be wrong is a 401, not a 500
             log.info("teams: refused an activity: %s: %s", type(exc).__name__, exc)
             return _error(401, "unauthorized")
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:
+            return _error(400, "the body is not a Bot Framework activity")
         tenant = translate.tenant_of(body) or (EMULATOR_TENANT if self.emulator else None)
         if tenant is None:
             return _error(400, "the activity has no tenant")

@@ -45,7 +45,7 @@ BLOCKER_COMMANDS = ("resolve", "dismiss")
 
 def display_name(user: str, names: Mapping[str, str]) -> str:
     if names.get(user):
-        return names[user]
+        return inert(names[user])
     # An Entra object id or a Teams account id means nothing to a reader.
     return "someone" if _OPAQUE.search(user) else user
 
@@ -55,26 +55,47 @@ def mentioned_users(out: Outgoing) -> set[str]:
     return {m for t in texts for m in _MENTION.findall(t)}
 
 
-# Card markdown turns [label](url) into a live link. The core never sends links, so any in the
-# text were typed by people: break the syntax (a zero-width space) so a typed "[Approve](evil)"
-# cannot become a relabelled link inside the bot's own card.
-_LINK = re.compile(r"\](\s*)\(")
+# Card markdown turns [label](url) into a live link (and [label][ref] with a `[ref]: url` line).
+# The core never sends links, so any in the text were typed by people: break the syntax (a
+# zero-width space) so a typed "[Approve](evil)" cannot become a relabelled link inside the bot's
+# own card. Bare URLs stay as typed: what they say is where they go.
+_LINK = re.compile(r"\](\s*)([(\[:])")
+
+# What the adapter inserts itself (a display name, a request title) is all the person's: every
+# character card markdown reads as markup becomes a look-alike that is only text, since
+# backslash escapes render differently on Teams' desktop and mobile clients. A name is no place
+# for a URL either, so its scheme is broken too.
+_INERT = str.maketrans({"*": "\u2217", "_": "\uff3f", "`": "\u02cb", "~": "\u223c",
+                        "[": "\uff3b", "]": "\uff3d", "\\": "\u29f5"})
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|www)([:.])")
+
+
+def inert(text: str) -> str:
+    """`text`, which a person controls, as card markdown that shows it and nothing else: no
+    bold, italics, code, links or autolinked URLs."""
+    return _AUTOLINK.sub("\\1\u200b\\2", text.translate(_INERT))
+
+
+def _defuse(text: str) -> str:
+    return _LINK.sub("]\u200b\\1\\2", text)
 
 
 def markdown(text: str, names: Mapping[str, str]) -> str:
     """The core's neutral markup (*bold*, `command`, <@USER>) as Adaptive Card markdown."""
-    text = _LINK.sub("]\u200b\\1(", text)
-    text = _MENTION.sub(lambda m: f"**{display_name(m.group(1), names)}**", text)
     text = _BOLD.sub(r"**\1**", text)
     text = _CODE.sub(r"**\1**", text)  # cards have no code spans
+    # Names last, so that no rule above reads them; they are inert, and the link syntax is
+    # broken once more over the whole text.
+    text = _defuse(_MENTION.sub(lambda m: f"**{display_name(m.group(1), names)}**", text))
     # A single line break is not one in card markdown on every client; a blank line always is.
     return "\n\n".join(line for line in text.split("\n"))
 
 
 def plain(text: str, names: Mapping[str, str]) -> str:
-    text = _LINK.sub("]\u200b\\1(", text)  # the fallback text may be rendered as markdown too
-    text = _MENTION.sub(lambda m: display_name(m.group(1), names), text)
-    return " ".join(text.replace("*", "").replace("`", "").split())
+    text = text.replace("*", "").replace("`", "")
+    # The fallback text and the summary may be rendered as markdown too.
+    text = _defuse(_MENTION.sub(lambda m: display_name(m.group(1), names), text))
+    return " ".join(text.split())
 
 
 def _cut(text: str, limit: int) -> str:
@@ -183,7 +204,7 @@ def request_form() -> dict[str, Any]:
 
 def filed_card(title: str) -> dict[str, Any]:
     """What replaces the form once it is submitted, so it cannot be sent twice."""
-    return _card([_text_block(f"Filing your request **{_cut(title, 150)}**…")], [],
+    return _card([_text_block(f"Filing your request **{inert(_cut(title, 150))}**…")], [],
                  "Filing your request.")
 
 

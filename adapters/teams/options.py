@@ -45,18 +45,23 @@ def app_type(settings: Settings) -> str:
 
 
 def emulator_mode(settings: Settings) -> bool:
-    """No MicrosoftAppId: botbuilder validates nothing, so only local clients may reach us."""
-    return not settings.microsoft_app_id
+    """TEAMS_EMULATOR=1 without MicrosoftAppId: botbuilder validates nothing, so only local
+    clients may reach us."""
+    return settings.teams_emulator
 
 
 def check(settings: Settings, host: str | None = None) -> None:
     """Fail fast, naming the variable, instead of refusing every activity later. `host` is the
     address the server really binds, when it is not settings.host."""
+    if not settings.microsoft_app_id and not settings.teams_emulator:
+        raise ConfigError("Teams needs MicrosoftAppId and MicrosoftAppPassword (Azure Bot > "
+                          "Configuration), or TEAMS_EMULATOR=1 to try it unauthenticated with "
+                          "the Bot Framework Emulator on this machine")
     if emulator_mode(settings):
         host = host or settings.host
         if not is_loopback(host):
             raise ConfigError(
-                f"MicrosoftAppId is not set, so Teams would run without authentication, which is "
+                f"TEAMS_EMULATOR is set, so Teams would run without authentication, which is "
                 f"only allowed on a loopback address, but the server listens on {host!r}. Set "
                 "MicrosoftAppId and MicrosoftAppPassword (Azure Bot > Configuration) or HOST=127.0.0.1")
         return

@@ -12,6 +12,11 @@ Where a Teams conversation maps to in the core's Where:
   discovery a person started continues with their next messages, as in a 1:1 chat.
 - a card click carries the card it came from (`card:...`, see CardThread): the answer replaces
   the card instead of piling up new messages.
+- a group chat, and a private or shared channel, is `private`: not everyone in the team reads it.
+
+Tenant ids are GUIDs, which Teams writes in lower case but which are the same in any case: they
+are lower-cased here, once, so storage keys, TEAMS_ALLOWED_TENANTS and conversation references
+agree.
 """
 
 from __future__ import annotations
@@ -81,10 +86,12 @@ def short_hash(text: str) -> str:
 
 
 def tenant_of(activity: Mapping[str, Any]) -> str | None:
-    """channelData.tenant.id, where Teams always puts it; conversation.tenantId as a fallback."""
+    """channelData.tenant.id, where Teams always puts it; conversation.tenantId as a fallback.
+    Lower-cased: `72F988BF-...` is the same tenant as `72f988bf-...`."""
     tenant = as_dict(as_dict(activity.get("channelData")).get("tenant")).get("id")
     tenant = tenant or as_dict(activity.get("conversation")).get("tenantId")
-    return _opt_str(tenant, 128)
+    # Lowered before it is measured: a few characters grow when lowered (İ is two).
+    return _opt_str(tenant.lower() if isinstance(tenant, str) else tenant, 128)
 
 
 def split_conversation(conversation_id: str) -> tuple[str, str | None]:
@@ -96,6 +103,51 @@ def split_conversation(conversation_id: str) -> tuple[str, str | None]:
 def conversation_kind(activity: Mapping[str, Any]) -> str:
     kind = as_dict(activity.get("conversation")).get("conversationType")
     return kind if kind in ("personal", "groupChat", "channel") else "personal"
+
+
+_CLOSED_CHANNELS = ("private", "shared", "privatechannel", "sharedchannel")
+
+
+def private_channel(activity: Mapping[str, Any]) -> bool:
+    """A private or shared channel: channelData.channel.type (the Bot Framework's ChannelInfo:
+    standard, private, shared), its Graph name membershipType, or the team's type
+    (TeamDetails: standard, privateChannel, sharedChannel)."""
+    data = as_dict(activity.get("channelData"))
+    channel, team = as_dict(data.get("channel")), as_dict(data.get("team"))
+    kinds = (channel.get("type"), channel.get("membershipType"), team.get("type"))
+    return any(isinstance(k, str) and k.lower() in _CLOSED_CHANNELS for k in kinds)
+
+
+# ---- quoted replies ------------------------------------------------------------------------------
+
+# A reply that quotes another message starts with a placeholder for the quote, sometimes with the
+# quoted message's text inside it; a `quotedReply` entity names the quoted message. What was
+# quoted was said before and is not what this person says now, so it goes, placeholder and all.
+_QUOTE_OPEN = re.compile(r"<quoted\b[^<>]{0,500}>|&lt;quoted\b.{0,500}?&gt;", re.IGNORECASE)
+_QUOTE_CLOSE = re.compile(r"</quoted\s*>|&lt;/quoted\s*&gt;", re.IGNORECASE)
+_SELF_CLOSING = re.compile(r"/\s*(?:>|&gt;)$")
+
+
+def strip_quotes(text: str) -> str:
+    """`text` without quote placeholders and the quoted text inside them. Linear in the text
+    however it is crafted: once no closing tag is left, later openings are dropped alone."""
+    if "quoted" not in text.lower():
+        return text
+    kept: list[str] = []
+    pos, closers = 0, True
+    while (opening := _QUOTE_OPEN.search(text, pos)) is not None:
+        kept.append(text[pos:opening.start()])
+        pos = opening.end()
+        if closers and not _SELF_CLOSING.search(opening.group(0)):
+            closing = _QUOTE_CLOSE.search(text, pos)
+            if closing is None:
+                closers = False  # none further on either: every later opening stands alone
+            else:
+                pos = closing.end()
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+    kept.append(text[pos:])
+    return "".join(kept).strip()
 
 
 def user_id(account: Mapping[str, Any]) -> str:
@@ -159,6 +211,7 @@ class Source:
     user: str
     user_name: str | None
     activity_id: str
+    private: bool = False  # a group chat, or a private or shared channel
 
     @property
     def direct(self) -> bool:
@@ -171,10 +224,12 @@ def source(activity: Mapping[str, Any], tenant: str) -> Source:
         raise BadActivity("missing from")
     conversation = as_dict(activity.get("conversation"))
     channel, root = split_conversation(_str(conversation.get("id"), "conversation id"))
+    kind = conversation_kind(activity)
     return Source(
-        tenant=tenant, channel=channel, root=root, kind=conversation_kind(activity),
+        tenant=tenant, channel=channel, root=root, kind=kind,
         user=user_id(sender), user_name=_display_name(sender.get("name")),
         activity_id=_str(activity.get("id"), "activity id", MAX_ACTIVITY_ID),
+        private=kind == "groupChat" or (kind == "channel" and private_channel(activity)),
     )
 
 
@@ -190,15 +245,40 @@ def _home_thread(src: Source) -> str | None:
 def _received(src: Source, thread: str | None, text: str, **fields: Any) -> InboundMessage:
     """The InboundMessage of what `src` sent, timed at receipt, not at the activity's timestamp:
     the token does not sign the body."""
+    fields.setdefault("event_id", event_id(src.channel, src.activity_id))
     return InboundMessage(
         where=Where(PLATFORM, src.tenant, src.channel, thread), user=src.user, text=text,
-        event_id=event_id(src.channel, src.activity_id), at=datetime.now(UTC),
-        message_id=src.activity_id, direct=src.direct, user_name=src.user_name, **fields)
+        at=datetime.now(UTC), message_id=src.activity_id, direct=src.direct,
+        private=src.private, user_name=src.user_name, **fields)
 
 
 def from_the_bot(activity: Mapping[str, Any]) -> bool:
     sender, bot = as_dict(activity.get("from")), as_dict(activity.get("recipient"))
     return bool(sender.get("id")) and sender.get("id") == bot.get("id")
+
+
+def _typed(activity: Mapping[str, Any], people: Mapping[str, str] | None) -> tuple[str, bool]:
+    """(the text a person typed, whether it @mentions the bot): quotes removed, other people's
+    mentions as `<@USER>`, the bot's own mention removed."""
+    text = activity.get("text") if isinstance(activity.get("text"), str) else ""
+    # Quotes first: a mention inside a quoted message is not one this person made.
+    text = strip_quotes(text[:MAX_INBOUND_TEXT])
+    bot = as_dict(activity.get("recipient")).get("id")
+    addressed = False
+    for mention_text, account, _ in _mentions(activity):
+        if account == bot:
+            addressed = addressed or mention_text in text
+            text = text.replace(mention_text, " ")
+        else:
+            text = text.replace(mention_text, f"<@{(people or {}).get(account, account)}>")
+    return text.replace("&nbsp;", " ").replace("\u00a0", " ").strip(), addressed
+
+
+def _message_thread(src: Source) -> str | None:
+    thread = _home_thread(src)
+    if src.kind == "channel" and thread == src.activity_id:
+        thread = None  # a new post: the answer starts its reply chain
+    return thread
 
 
 def message(activity: Mapping[str, Any], tenant: str,
@@ -209,22 +289,44 @@ def message(activity: Mapping[str, Any], tenant: str,
     if from_the_bot(activity):
         return None
     src = source(activity, tenant)
-    text = activity.get("text") if isinstance(activity.get("text"), str) else ""
-    text = text[:MAX_INBOUND_TEXT]
-    bot = as_dict(activity.get("recipient")).get("id")
-    addressed = False
-    for mention_text, account, _ in _mentions(activity):
-        if account == bot:
-            addressed = addressed or mention_text in text
-            text = text.replace(mention_text, " ")
-        else:
-            text = text.replace(mention_text, f"<@{(people or {}).get(account, account)}>")
-    text = text.replace("&nbsp;", " ").replace("\u00a0", " ").strip()
-    thread = _home_thread(src)
-    if src.kind == "channel" and thread == src.activity_id:
-        thread = None  # a new post: the answer starts its reply chain
-    return _received(src, thread, text, addressed=addressed,
+    text, addressed = _typed(activity, people)
+    return _received(src, _message_thread(src), text, addressed=addressed,
                      user_tz=_timezone(activity.get("localTimezone")))
+
+
+# ---- edits and deletions -------------------------------------------------------------------------
+
+
+def _event_type(activity: Mapping[str, Any]) -> Any:
+    return as_dict(activity.get("channelData")).get("eventType")
+
+
+def _change_id(prefix: str, src: Source, activity: Mapping[str, Any], text: str) -> str:
+    """An edit carries the id of the message it edits, so the message's own event id would make
+    it a duplicate; a resent edit has the same timestamp and text, a later edit does not."""
+    stamp = activity.get("timestamp") if isinstance(activity.get("timestamp"), str) else ""
+    return f"{prefix}:{short_hash(stamp + '|' + text)}:{event_id(src.channel, src.activity_id)}"
+
+
+def edited(activity: Mapping[str, Any], tenant: str,
+           people: Mapping[str, str] | None = None) -> InboundMessage | None:
+    """A messageUpdate that edits message `message_id` to read `text` (eventType editMessage);
+    None for other updates (an undeletion) and for the bot's own messages."""
+    if _event_type(activity) != "editMessage" or from_the_bot(activity):
+        return None
+    src = source(activity, tenant)
+    text, addressed = _typed(activity, people)
+    return _received(src, _message_thread(src), text, addressed=addressed, kind="edit",
+                     event_id=_change_id("edit", src, activity, text))
+
+
+def deleted(activity: Mapping[str, Any], tenant: str) -> InboundMessage | None:
+    """A messageDelete of message `message_id` (eventType softDeleteMessage); None otherwise."""
+    if _event_type(activity) != "softDeleteMessage" or from_the_bot(activity):
+        return None
+    src = source(activity, tenant)
+    return _received(src, _message_thread(src), "", kind="delete",
+                     event_id=_change_id("delete", src, activity, ""))
 
 
 # ---- card clicks -------------------------------------------------------------------------------
@@ -327,4 +429,5 @@ def installed(activity: Mapping[str, Any], tenant: str) -> InboundMessage | None
         where=Where(PLATFORM, tenant, src.channel, _home_thread(src)),
         user=src.user, text="", command="help",
         event_id="install:" + event_id(src.channel, src.activity_id),
-        at=datetime.now(UTC), direct=src.direct, addressed=True, user_name=src.user_name)
+        at=datetime.now(UTC), direct=src.direct, private=src.private, addressed=True,
+        user_name=src.user_name)

@@ -38,7 +38,9 @@ from slack_bolt.request.internals import (
 
 from adapters.slack import markup, tenancy
 from adapters.slack import translate as slack
+from adapters.teams import checks
 from adapters.teams import translate as teams
+from adapters.teams.translate import as_dict
 from bot.model import InboundMessage
 from bot.text import clean
 from tests.slack.conftest import payload as slack_payload
@@ -299,7 +301,8 @@ def test_slack_parse_body_accepts_only_what_bolt_can_route(raw: str, content_typ
 
 TEAMS_ACTIVITIES = [teams_payload(n) for n in (
     "personal_message", "channel_mention", "group_chat_message", "card_execute", "card_submit",
-    "conversation_update_team", "installation_update")]
+    "conversation_update_team", "installation_update", "quoted_reply", "message_edit",
+    "message_soft_delete", "private_channel_mention")]
 TENANTS = st.sampled_from(["72f988bf-86f1-41af-91ab-2d7cd011db47", "emulator", "t"])
 
 
@@ -351,13 +354,97 @@ def test_teams_tenant_comes_from_the_activity(activity: dict[str, Any]) -> None:
     expected = own or fallback
     # A tenant id with control characters is refused (PostgreSQL cannot store NUL, and no real
     # tenant id has them).
-    if isinstance(expected, str) and 0 < len(expected) <= 128 \
+    if isinstance(expected, str) and 0 < len(expected.lower()) <= 128 \
             and not teams.has_control(expected):
-        assert tenant == expected
+        assert tenant == expected.lower()  # one tenant, whatever the case it is written in
     else:
         assert tenant is None
     assert isinstance(teams.mentioned_people(activity), list)
     assert isinstance(teams.from_the_bot(activity), bool)
+
+
+@PROPERTY
+@given(payloads(TEAMS_ACTIVITIES), TENANTS)
+def test_teams_edits_and_deletions(activity: dict[str, Any], tenant: str) -> None:
+    edit = check_teams(lambda: teams.edited(activity, tenant), activity, tenant)
+    if edit is not None:
+        assert edit.kind == "edit" and edit.message_id
+        assert as_dict(activity.get("channelData")).get("eventType") == "editMessage"
+    deletion = check_teams(lambda: teams.deleted(activity, tenant), activity, tenant)
+    if deletion is not None:
+        assert deletion.kind == "delete" and deletion.text == "" and deletion.message_id
+    for msg in (edit, deletion):
+        assert msg is None or not teams.from_the_bot(activity)
+        assert msg is None or len(msg.event_id) <= teams.MAX_ID  # the inbox's column
+
+
+@PROPERTY
+@given(payloads(TEAMS_ACTIVITIES), TENANTS)
+def test_teams_private_places(activity: dict[str, Any], tenant: str) -> None:
+    msg = check_teams(lambda: teams.message(activity, tenant), activity, tenant)
+    if msg is not None:
+        assert not (msg.direct and msg.private)  # a 1:1 chat is direct, never "private"
+        if teams.conversation_kind(activity) == "groupChat":
+            assert msg.private
+
+
+_QUOTES = st.sampled_from(['<quoted messageId="1"/>', '<quoted messageId="x"/> ',
+                           '<quoted messageId="2">what was said before</quoted>',
+                           '&lt;quoted messageId="3"/&gt;', "<QUOTED messageId='4' />"])
+_SAID = st.text(st.characters(codec="utf-8", exclude_characters="<&"), max_size=40).filter(
+    lambda t: "quoted" not in t.lower())
+
+
+@PROPERTY
+@given(st.lists(_QUOTES, min_size=1, max_size=3), _SAID)
+def test_quote_placeholders_leave_what_was_said(quotes: list[str], said: str) -> None:
+    assert teams.strip_quotes("".join(quotes) + said) == said.strip(" \t").strip()
+
+
+@PROPERTY
+@given(st.text(max_size=300) | st.sampled_from(["<quoted", "<quoted a>", "</quoted>", "&lt;quoted"]))
+def test_strip_quotes_accepts_anything(text: str) -> None:
+    out = teams.strip_quotes(text)
+    assert isinstance(out, str) and len(out) <= len(text)
+
+
+_URL_PARTS = st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", "http:/", "",
+                              "127.0.0.1", "localhost", "[::1]", "evil.example", "0x7f.1",
+                              "@", "\\", ":", "%2f", "/", "user:pw@", ":8080", "#", "?", " ",
+                              "\r\n", "\u0000", "smba.trafficmanager.net", "/emea/"])
+
+
+@PROPERTY
+@given(st.lists(_URL_PARTS, max_size=7).map("".join))
+def test_a_service_url_is_only_accepted_as_the_sender_reads_it(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from urllib3.util import parse_url
+
+    if checks.service_url_problem(url) is None:
+        theirs, ours = parse_url(url), urlsplit(url)
+        assert (theirs.scheme or "").lower() in ("http", "https")
+        assert theirs.auth is None and "@" not in url and "\\" not in url
+        assert (ours.hostname or "") == (theirs.host or "").strip("[]").lower()
+        if checks.loopback_service_url(url):
+            assert (theirs.host or "").lower() in ("127.0.0.1", "localhost", "[::1]")
+
+
+@PROPERTY
+@given(JSONISH)
+def test_the_shape_check_accepts_what_an_activity_looks_like(value: Any) -> None:
+    assert checks.shape_problem(value) is None  # a few levels, a few entries
+    assert checks.shape_problem({"a": [value] * 3000}) is not None
+
+
+@PROPERTY
+@given(st.text(max_size=80))
+def test_a_name_in_a_card_is_only_text(name: str) -> None:
+    from adapters.teams import cards
+
+    shown = cards.inert(name)
+    assert not re.search(r"[*_`~\[\]\\]", shown)
+    assert not re.search(r"(?i)(https?|ftp|mailto):", shown)
 
 
 # ---- clean() --------------------------------------------------------------------------------------

@@ -152,3 +152,62 @@ class Activities:
         if where != "channel":
             activity["channelData"] = {"tenant": {"id": self.tenant}}
         return activity
+
+    # ---- quoted replies, edits, deletions, private channels -----------------------------------
+
+    def quoted(self, person: Person, text: str, quoted_id: str, *, where: str = "personal",
+               inner: str | None = None, mention: bool = False) -> dict[str, Any]:
+        """A reply quoting message `quoted_id`: the placeholder before the text (the quoted
+        message's own text inside it when `inner` is given) and a quotedReply entity."""
+        builders = {"personal": self.personal, "group": self.group, "channel": self.channel}
+        kwargs = {} if where == "personal" else {"mention": mention}
+        activity = builders[where](person, text, **kwargs)
+        template = load("quoted_reply")
+        quote = (f'<quoted messageId="{quoted_id}"/>' if inner is None
+                 else f'<quoted messageId="{quoted_id}">{inner}</quoted>')
+        activity["text"] = f"{quote} {activity['text']}"
+        entity = copy.deepcopy(template["entities"][0])
+        entity["quotedReply"]["messageId"] = quoted_id
+        activity["entities"] = [entity] + activity["entities"]
+        return activity
+
+    def _event(self, template: str, message: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        activity = load(template)
+        for key in ("id", "serviceUrl", "from", "conversation", "recipient"):
+            activity[key] = copy.deepcopy(message[key])
+        activity["channelData"] = {**copy.deepcopy(message["channelData"]),
+                                   "eventType": activity["channelData"]["eventType"]}
+        activity.update(extra)
+        return activity
+
+    def edit(self, message: dict[str, Any], text: str, *, mention: bool | None = None,
+             timestamp: str | None = None) -> dict[str, Any]:
+        """`message` (an activity built here) edited to read `text`; in a channel or group chat
+        the bot stays @mentioned unless `mention` is False."""
+        activity = self._event("message_edit", message, text=text)
+        mentions = [e for e in message.get("entities", []) if e.get("type") == "mention"]
+        if mention is None:
+            mention = any(e["mentioned"]["id"] == BOT["id"] for e in mentions)
+        if mention:
+            activity["text"] = f"<at>{BOT['name']}</at> {text}"
+            activity["entities"] = activity["entities"] + [
+                {"mentioned": dict(BOT), "text": f"<at>{BOT['name']}</at>", "type": "mention"}]
+        if timestamp:
+            activity["timestamp"] = timestamp
+        return activity
+
+    def delete(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The soft deletion of `message`."""
+        return self._event("message_soft_delete", message)
+
+    def private_channel(self, person: Person, text: str, *, kind: str = "private",
+                        mention: bool = True) -> dict[str, Any]:
+        """A post in a private (or shared) channel of the team."""
+        activity = self.channel(person, text, mention=mention)
+        template = load("private_channel_mention")
+        base = template["channelData"]["channel"]["id"]
+        activity["conversation"]["id"] = f"{base};messageid={activity['id']}"
+        activity["channelData"] = {**copy.deepcopy(template["channelData"]),
+                                   "tenant": {"id": self.tenant}}
+        activity["channelData"]["channel"]["type"] = kind
+        return activity

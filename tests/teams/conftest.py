@@ -112,6 +112,8 @@ class FakeConnector:
         self.failures: list[Failure] = []
         self.bad_cards: list[str] = []
         self.members: dict[str, dict[str, Any]] = {}
+        # When set, member lookups wait for it: a connector that is slow to answer them.
+        self.member_gate: asyncio.Event | None = None
         self.count = 0
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self.handle)
@@ -154,6 +156,8 @@ class FakeConnector:
             return web.json_response({"id": f"a:created-{self.next_id()}",
                                       "activityId": self.next_id()}, status=201)
         if request.method == "GET" and len(parts) == 5 and parts[3] == "members":
+            if self.member_gate is not None:
+                await self.member_gate.wait()
             member = self.members.get(parts[4])
             if member is None:
                 return web.json_response({"error": {"code": "MemberNotFoundInConversation",
@@ -290,6 +294,8 @@ async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[
                    headers: Callable[[dict[str, Any]], dict[str, str]] | None = None,
                    **settings: Any) -> Stack:
         settings.setdefault("database_url", f"sqlite:///{tmp_path / f'bot{len(opened)}.db'}")
+        # Without MicrosoftAppId the stack is the Bot Framework Emulator's (TEAMS_EMULATOR=1).
+        settings.setdefault("teams_emulator_requested", not settings.get("microsoft_app_id"))
         context = open_app(Settings(**settings))
         app = await context.__aenter__()
         web_app = make_web_app(app)
@@ -315,7 +321,7 @@ async def make_stack(tmp_path: Path, connector: FakeConnector) -> AsyncIterator[
 
 @pytest.fixture
 async def stack(make_stack: StackFactory) -> Stack:
-    """Emulator mode (no MicrosoftAppId): no tokens, loopback only."""
+    """Emulator mode (no MicrosoftAppId, TEAMS_EMULATOR=1): no tokens, loopback only."""
     return await make_stack()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botbuilder.schema import Activity
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.config import ConfigError, Settings
@@ -93,12 +94,16 @@ async def test_a_tenant_is_required_outside_emulator_mode(secured: Stack) -> Non
 
 
 def test_start_up_checks_name_the_variable() -> None:
+    emulator = {"teams_emulator_requested": True}
     with pytest.raises(ConfigError, match="HOST"):
-        check(Settings(host="0.0.0.0"))
-    check(Settings(host="127.0.0.1"))
-    check(Settings(host="::1"))
+        check(Settings(host="0.0.0.0", **emulator))
+    check(Settings(host="127.0.0.1", **emulator))
+    check(Settings(host="::1", **emulator))
     with pytest.raises(ConfigError, match="0.0.0.0"):
-        check(Settings(host="127.0.0.1"), host="0.0.0.0")  # what serving() really binds
+        check(Settings(host="127.0.0.1", **emulator), host="0.0.0.0")  # what serving() binds
+    # Neither MicrosoftAppId nor TEAMS_EMULATOR: there is no Teams to build.
+    with pytest.raises(ConfigError, match="TEAMS_EMULATOR=1"):
+        check(Settings(host="127.0.0.1"))
     with pytest.raises(ConfigError, match="MicrosoftAppPassword"):
         check(Settings(microsoft_app_id=APP_ID, host="0.0.0.0"))
     with pytest.raises(ConfigError, match="MicrosoftAppTenantId"):
@@ -109,3 +114,59 @@ def test_start_up_checks_name_the_variable() -> None:
                        microsoft_app_type="Sometimes"))
     check(Settings(microsoft_app_id=APP_ID, microsoft_app_type="userassignedmsi",
                    microsoft_app_tenant_id="t", host="0.0.0.0"))
+
+
+# ---- nothing heavy before the token is checked -------------------------------------------------
+
+
+@pytest.fixture
+def deserialised(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many bodies botbuilder's Activity model deserialised (seconds of CPU for a large
+    one): counted, so a test can say it never happened for an unauthenticated request."""
+    calls: list[int] = []
+    real = Activity.deserialize.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(data.get("attachments") or []) if isinstance(data, dict) else 0)
+        return real(cls, data, *args, **kwargs)
+
+    monkeypatch.setattr(Activity, "deserialize", classmethod(spy))
+    return calls
+
+
+async def test_an_unauthenticated_activity_is_refused_before_it_is_deserialised(
+        secured: Stack, deserialised: list[int]) -> None:
+    activity = secured.acts.personal(ERIN, "blocker forged")
+    activity["attachments"] = [{"contentType": "a"} for _ in range(1500)]
+    code, body = await secured.post(activity, headers={})
+    assert (code, body) == (401, {"error": "unauthorized"})
+    code, _ = await secured.post(activity, headers={"Authorization": "Bearer not.a.token"})
+    assert code == 401
+    assert deserialised == []
+    # With a good token the same activity is read as usual.
+    assert (await secured.post(activity))[0] == 200
+    assert deserialised == [1500]
+
+
+async def test_oversized_wide_or_deep_bodies_are_refused_before_the_token_is_checked(
+        secured: Stack, openid: OpenId, deserialised: list[int]) -> None:
+    hits = len(openid.hits)
+    # 14,000 tiny attachments (what stalled the server): over the size limit.
+    activity = secured.acts.personal(ERIN, "help")
+    activity["attachments"] = [{"contentType": "a"} for _ in range(14_000)]
+    assert (await secured.post(activity, headers={}))[0] == 413
+    assert (await secured.post(activity))[0] == 413  # a token does not make it smaller
+    # Under the size limit, but longer lists than Teams ever sends.
+    activity["attachments"] = [0] * 5000
+    code, body = await secured.post(activity, headers={})
+    assert code == 400 and "list" in body["error"]
+    # Nested deeper than any activity.
+    deep: Any = "x"
+    for _ in range(100):
+        deep = {"a": [deep]}
+    activity = secured.acts.personal(ERIN, "help")
+    activity["channelData"]["x"] = deep
+    code, body = await secured.post(activity, headers={})
+    assert code == 400 and "nested" in body["error"]
+    assert deserialised == [] and len(openid.hits) == hits  # no key was even fetched
+    assert await secured.inbox() == []

@@ -4,7 +4,10 @@ readable. (Every card sent in the HTTP tests is checked the same way by the fake
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from adapters.teams import cards
 from bot.digest import (
@@ -135,3 +138,51 @@ def test_merging_an_answer_into_the_clicked_card() -> None:
         Outgoing(WHERE, "the list"), "help")
     assert [a.command for a in unnumbered.actions] == ["digest"]
     valid(cards.card_for(merged))
+
+
+# ---- what people control is shown as typed: no links, mentions or markup -----------------------
+
+LINK = re.compile(r"\[[^\]\n]*\]\([^)\s]+\)")
+HOSTILE_NAMES = [
+    "[Approve request #1](https://evil.example/approve)",
+    "[Approve](<https://evil.example/a b>)",
+    "**URGENT** _Pat_ `rm -rf`",
+    "<at>everyone</at>",
+    "Mallory](https://evil.example/x) [Approve",
+    "<@6f1c2c3a-1f0d-4c1e-9d43-000000000a02>",
+    "~~gone~~ # heading",
+]
+
+
+def strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_display_names_never_become_links_or_markup(name: str) -> None:
+    user = "6f1c2c3a-1f0d-4c1e-9d43-00000000ba0d"
+    out = Outgoing(WHERE, f"Noted blocker #1 for <@{user}>: waiting for ops",
+                   sections=(Section(f"*Blocker #1* for <@{user}>", title=f"<@{user}>"),))
+    names = {user: name, "6f1c2c3a-1f0d-4c1e-9d43-000000000a02": "Pat Producer"}
+    card = valid(cards.card_for(out, names))
+    texts = strings(card) + [cards.summary(out, names)]
+    for text in texts:
+        assert not LINK.search(text), text
+        assert "Pat Producer" not in text  # a name is never read as a mention of someone else
+    body = " ".join(strings(card["body"]))
+    # The bot's own bold survives; the name's markup does not (no stray ** or _..._ from it).
+    assert "**Blocker #1**" in body
+    for marker in ("**URGENT**", "_Pat_", "`rm", "~~gone~~"):
+        assert marker not in body
+
+
+def test_a_request_title_in_the_filed_card_is_shown_as_typed() -> None:
+    card = valid(cards.filed_card("[Approve request #1](https://evil.example/approve) **now**"))
+    assert not any(LINK.search(t) for t in strings(card))
+    assert "**now**" not in json.dumps(card)

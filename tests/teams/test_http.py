@@ -213,3 +213,45 @@ async def test_mangled_activities_never_crash_the_endpoint(stack: Stack) -> None
     await stack.drain()  # whatever was stored, the core handles it without failing
     assert [r.error for r in await stack.inbox() if r.status == "failed"] == []
 
+
+
+@pytest.mark.parametrize("service_url", [
+    # urllib reads the host as 127.0.0.1; requests (which botbuilder's connector sends with)
+    # reads evil.example, and would have posted the reply there.
+    "http://evil.example\\@127.0.0.1:{port}/",
+    "http://evil.example\\\\@127.0.0.1:{port}/",
+    "http://127.0.0.1:{port}\\@evil.example/",
+    "http://user:secret@127.0.0.1:{port}/",
+    "http://evil.example@127.0.0.1:{port}/",
+    "http://127.0.0.1:{port}@evil.example/",
+    "http://127.0.0.1%2f@evil.example:{port}/",
+    "ftp://127.0.0.1:{port}/",
+    "file:///etc/passwd",
+    "//127.0.0.1:{port}/",
+    "http://127.0.0.1:{port}/\r\nHost: evil.example",
+    "http://localhost.evil.example:{port}/",
+    "http://0x7f.1:{port}/",
+    "http:///127.0.0.1:{port}/",
+])
+async def test_emulator_mode_refuses_service_urls_the_sender_would_read_differently(
+        stack: Stack, service_url: str) -> None:
+    port = stack.connector.url.rsplit(":", 1)[1].strip("/")
+    activity = stack.acts.personal(ERIN, "blocker is this reply going elsewhere?")
+    activity["serviceUrl"] = service_url.format(port=port)
+    code, body = await stack.post(activity)
+    assert code in (400, 403), (code, body)
+    await stack.drain()
+    await assert_nothing_stored(stack)
+    async with stack.app.db.sessions() as session:
+        refs = (await session.execute(text("SELECT count(*) FROM conversation_refs"))).scalar()
+    assert refs == 0 and stack.connector.calls == []
+
+
+@pytest.mark.parametrize("service_url", ["http://127.0.0.1:{port}/", "http://localhost:{port}/",
+                                         "HTTP://127.0.0.1:{port}", "http://[::1]:{port}/"])
+async def test_emulator_mode_still_answers_plain_loopback_urls(stack: Stack,
+                                                              service_url: str) -> None:
+    port = stack.connector.url.rsplit(":", 1)[1].strip("/")
+    activity = stack.acts.personal(ERIN, "help")
+    activity["serviceUrl"] = service_url.format(port=port)
+    assert (await stack.post(activity))[0] == 200

@@ -123,3 +123,145 @@ def test_install_welcomes_whoever_added_the_bot() -> None:
 def test_split_conversation() -> None:
     assert translate.split_conversation(f"{CHANNEL};messageid=42") == (CHANNEL, "42")
     assert translate.split_conversation(GROUP) == (GROUP, None)
+
+
+# ---- quoted replies ----------------------------------------------------------------------------
+
+
+def test_a_quoted_reply_keeps_only_what_was_said() -> None:
+    raw = load("quoted_reply")
+    msg = translate.message(raw, TENANT)
+    assert msg is not None and msg.text == "blocker waiting for the security review"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('<quoted messageId="1"/> blocker x', "blocker x"),
+    ('<quoted messageId="1"/><quoted messageId="2"/> both', "both"),
+    ('<quoted messageId="1"/> first <quoted messageId="2"/> second', "first second"),
+    ('<quoted messageId="1">the old text, with <b>tags</b>\nand lines</quoted> the answer',
+     "the answer"),
+    ('<QUOTED messageId="1" />answer', "answer"),
+    ('&lt;quoted messageId="1"/&gt; escaped', "escaped"),
+    ('<quoted messageId="1"> never closed', "never closed"),
+    ("a <quotedness> of words", "a <quotedness> of words"),
+    ('<quoted messageId="1"/>', ""),
+])
+def test_quote_placeholders_are_removed(text: str, expected: str) -> None:
+    raw = ACTS.personal(ERIN, text)
+    msg = translate.message(raw, TENANT)
+    assert msg is not None and msg.text == expected
+
+
+def test_a_quoted_mention_of_the_bot_does_not_address_it() -> None:
+    raw = ACTS.group(ERIN, "I agree", mention=False)
+    raw["text"] = '<quoted messageId="9"><at>Producer Bot</at> help</quoted> I agree'
+    raw["entities"].append({"mentioned": dict(BOT), "text": "<at>Producer Bot</at>",
+                            "type": "mention"})
+    msg = translate.message(raw, TENANT)
+    assert msg is not None and msg.text == "I agree" and not msg.addressed
+
+
+def test_stripping_quotes_stays_linear_on_hostile_text() -> None:
+    text = '<quoted messageId="x">' * 12_000 + "tail"
+    assert translate.strip_quotes(text) == "tail"
+    assert translate.strip_quotes("</quoted>" * 10_000 + "<quoted a=1/>x") == "</quoted>" * 10_000 + "x"
+
+
+# ---- edits and deletions -------------------------------------------------------------------------
+
+
+def test_an_edit_is_the_new_text_of_the_edited_message() -> None:
+    raw = load("message_edit")
+    msg = translate.edited(raw, TENANT)
+    assert msg is not None and msg.kind == "edit"
+    assert msg.message_id == raw["id"] == load("personal_message")["id"]
+    assert msg.text == "blocker waiting for the staging DB credentials"
+    assert msg.user == ERIN.aad and msg.direct and msg.where.thread is None
+    original = translate.message(load("personal_message"), TENANT)
+    assert original is not None and msg.event_id != original.event_id
+    again = translate.edited(load("message_edit"), TENANT)
+    assert again is not None and again.event_id == msg.event_id  # a resent edit is a duplicate
+    later = load("message_edit")
+    later["timestamp"] = "2026-11-16T09:08:00.0000000Z"
+    assert translate.edited(later, TENANT).event_id != msg.event_id  # type: ignore[union-attr]
+
+
+def test_an_edit_in_a_channel_handles_mentions_like_a_message() -> None:
+    post = ACTS.channel(PAT, "request CSV export", root="1763283000000")
+    raw = ACTS.edit(post, f"role {ERIN.mention} engineer")
+    raw["entities"].append({"mentioned": {"id": ERIN.account["id"], "name": ERIN.name},
+                            "text": ERIN.mention, "type": "mention"})
+    msg = translate.edited(raw, TENANT, {ERIN.account["id"]: ERIN.aad})
+    assert msg is not None and msg.kind == "edit" and msg.addressed
+    assert msg.text == f"role <@{ERIN.aad}> engineer"
+    assert msg.where.channel == CHANNEL and msg.where.thread == "1763283000000"
+
+
+def test_a_soft_deletion_names_the_deleted_message() -> None:
+    raw = load("message_soft_delete")
+    msg = translate.deleted(raw, TENANT)
+    assert msg is not None and msg.kind == "delete" and msg.text == ""
+    assert msg.message_id == raw["id"] and msg.user == ERIN.aad
+    edit = translate.edited(load("message_edit"), TENANT)
+    assert edit is not None and msg.event_id not in (edit.event_id,)
+
+
+def test_other_updates_and_the_bots_own_are_nothing() -> None:
+    undelete = load("message_edit")
+    undelete["channelData"]["eventType"] = "undeleteMessage"
+    assert translate.edited(undelete, TENANT) is None
+    no_event = load("message_edit")
+    del no_event["channelData"]["eventType"]
+    assert translate.edited(no_event, TENANT) is None
+    hard = load("message_soft_delete")
+    hard["channelData"]["eventType"] = "hardDeleteMessage"
+    assert translate.deleted(hard, TENANT) is None
+    for raw, read in ((load("message_edit"), translate.edited),
+                      (load("message_soft_delete"), translate.deleted)):
+        raw["from"] = dict(BOT)
+        assert read(raw, TENANT) is None
+
+
+# ---- private places ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, direct, private", [
+    (ACTS.personal(ERIN, "help"), True, False),
+    (ACTS.group(ERIN, "help"), False, True),
+    (ACTS.channel(ERIN, "help"), False, False),
+    (load("private_channel_mention"), False, True),
+    (ACTS.private_channel(ERIN, "help", kind="shared"), False, True),
+    (ACTS.private_channel(ERIN, "help", kind="Private"), False, True),
+    (ACTS.private_channel(ERIN, "help", kind="standard"), False, False),
+])
+def test_group_chats_and_private_or_shared_channels_are_private(raw: dict, direct: bool,
+                                                                private: bool) -> None:
+    msg = translate.message(raw, TENANT)
+    assert msg is not None and (msg.direct, msg.private) == (direct, private)
+
+
+def test_other_ways_teams_names_a_private_channel() -> None:
+    graph = ACTS.private_channel(ERIN, "help", kind="standard")
+    graph["channelData"]["channel"] = {"id": graph["channelData"]["channel"]["id"],
+                                       "membershipType": "private"}
+    team = ACTS.channel(ERIN, "help")
+    team["channelData"]["team"]["type"] = "sharedChannel"
+    for raw in (graph, team):
+        msg = translate.message(raw, TENANT)
+        assert msg is not None and msg.private
+    click = ACTS.execute(ERIN, {"command": "help"}, card=None, where="group")
+    assert translate.card_action(click, TENANT).private
+
+
+# ---- tenants -------------------------------------------------------------------------------------
+
+
+def test_an_upper_cased_tenant_is_the_same_tenant() -> None:
+    raw = load("personal_message")
+    raw["channelData"]["tenant"]["id"] = TENANT.upper()
+    assert translate.tenant_of(raw) == TENANT
+    del raw["channelData"]["tenant"]
+    raw["conversation"]["tenantId"] = TENANT.upper()
+    assert translate.tenant_of(raw) == TENANT
+    raw["conversation"]["tenantId"] = "\u0130" * 100  # 100 characters, 200 once lowered
+    assert translate.tenant_of(raw) is None

@@ -33,7 +33,8 @@ async def test_serve_runs_teams_in_emulator_mode_on_loopback(
     from adapters.server import serving
 
     caplog.set_level(logging.INFO)
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0,
+                        teams_emulator_requested=True)
     async with open_app(settings) as app, serving(app, worker=False, scheduler=False) as server:
         assert "teams" in server.platforms and "teams" in app.relay.senders
         activity = Activities(connector.url).personal(ERIN, "blocker the build is red")
@@ -43,13 +44,35 @@ async def test_serve_runs_teams_in_emulator_mode_on_loopback(
         await app.relay.drain()
     assert "blocker #1" in connector.sent()[0].text
     assert "WITHOUT authentication" in caplog.text
+    assert "teams: enabled (emulator mode: TEAMS_EMULATOR is set" in caplog.text
+
+
+@wired
+async def test_without_app_id_or_teams_emulator_teams_is_off_and_not_served(
+        tmp_path: Path, connector: FakeConnector, caplog: pytest.LogCaptureFixture) -> None:
+    """A Slack-only deployment on the default HOST=127.0.0.1 behind a reverse proxy: an
+    unauthenticated activity must not reach the bot."""
+    from adapters.server import serving
+
+    caplog.set_level(logging.INFO)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0)
+    async with open_app(settings) as app, serving(app, worker=False, scheduler=False) as server:
+        assert "teams" not in server.platforms and "teams" not in app.relay.senders
+        activity = Activities(connector.url).personal(ERIN, "blocker the build is red")
+        async with ClientSession() as session:
+            async with session.post(server.url + "/api/messages", json=activity) as response:
+                assert response.status == 404
+        await app.relay.drain()
+    assert connector.calls == []
+    assert "teams: off (no MicrosoftAppId" in caplog.text and "TEAMS_EMULATOR=1" in caplog.text
 
 
 @wired
 async def test_serve_refuses_emulator_mode_on_a_public_address(tmp_path: Path) -> None:
     from adapters.server import serving
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'bot.db'}", port=0,
+                        teams_emulator_requested=True)
     async with open_app(settings) as app:
         with pytest.raises(ConfigError, match="0.0.0.0"):
             async with serving(app, host="0.0.0.0", worker=False, scheduler=False):
