@@ -56,26 +56,34 @@ class EvalReport:
         return sum(self.matrix[(label, other)] for other in LABELS)
 
 
-def load_examples(path: str | Path) -> list[Example]:
+def read_jsonl(path: str | Path) -> list[tuple[int, object]]:
+    """(line number, parsed value) of every non-blank line; ValueError, naming the line, for
+    a file that can't be read or a line that is not JSON."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ValueError(f"can't read {path}: {exc.strerror or exc}") from None
-    examples = []
+    rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            rows.append((number, json.loads(line)))
         except json.JSONDecodeError:
             raise ValueError(f"{path}:{number}: not a JSON object") from None
+    if not rows:
+        raise ValueError(f"{path}: no examples")
+    return rows
+
+
+def load_examples(path: str | Path) -> list[Example]:
+    examples = []
+    for number, row in read_jsonl(path):
         if not (isinstance(row, dict) and isinstance(row.get("text"), str)
                 and row.get("label") in LABELS):
             raise ValueError(f"{path}:{number}: expected {{\"text\": ..., \"label\": "
                              f"{'|'.join(LABELS)}}}")
         examples.append(Example(row["text"], row["label"]))
-    if not examples:
-        raise ValueError(f"{path}: no examples")
     return examples
 
 

@@ -9,12 +9,12 @@ solution or a dodge); the worst mistake is pushing back on a real problem statem
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.llm.eval import read_jsonl
 from bot.assistant import Assistant
 from bot.model import Request, Team
 
@@ -48,25 +48,13 @@ class DiscoveryReport:
 
 
 def load_answers(path: str | Path) -> list[Answer]:
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ValueError(f"can't read {path}: {exc.strerror or exc}") from None
     answers = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ValueError(f"{path}:{number}: not a JSON object") from None
+    for number, row in read_jsonl(path):
         if not (isinstance(row, dict) and isinstance(row.get("request"), str)
                 and isinstance(row.get("answer"), str) and row.get("label") in LABELS):
             raise ValueError(f'{path}:{number}: expected {{"request": ..., "answer": ..., '
                              f'"label": {"|".join(LABELS)}}}')
         answers.append(Answer(row["request"], row["answer"], row["label"]))
-    if not answers:
-        raise ValueError(f"{path}: no answers")
     return answers
 
 
