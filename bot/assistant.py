@@ -33,6 +33,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot import answers
 from bot import classify as rules
 from bot.classify import Classification
 from bot.model import Request, Where
@@ -95,7 +96,7 @@ class Assistant(ABC):
         if question is None or question.field != "problem":
             return Review(problem_stated=bool(request.problem), solution_in_disguise=False)
         solution = await self.is_solution(answer, where=where)
-        dodge = not solution and rules.looks_like_dodge(answer)
+        dodge = not solution and answers.looks_like_dodge(answer)
         return Review(problem_stated=bool(answer.strip()) and not solution and not dodge,
                       solution_in_disguise=solution, dodge=dodge)
 
@@ -119,7 +120,7 @@ class HeuristicAssistant(Assistant):
         return rules.classify(text)
 
     async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
-        return rules.looks_like_solution(answer)
+        return answers.looks_like_solution(answer)
 
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
                       limit: int = 3, *, where: Where | None = None) -> list[Similar]:

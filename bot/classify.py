@@ -18,6 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# Discovery's judgements have their own home; named here too, with the other rules.
+from bot.answers import looks_like_dodge, looks_like_solution  # noqa: F401
+
 LABELS = ("blocker", "request", "update", "other")
 
 # Below this the heuristic is guessing; a language model, when configured, gets asked.
@@ -381,94 +384,6 @@ def classify(text: str) -> Classification:
     else:
         confidence = 0.6
     return Classification(label, confidence, **extracted)
-
-
-# ---- solutions in disguise ----------------------------------------------------------------
-
-_SOLUTION_START = _rx(
-    r"^(?:(?:we|you|they) (?:should|need to|must|could)|(?:just|please|let'?s|i want (?:you )?to|"
-    r"can you|could you|we need|i need|need|i want|we want)\s+)?\s*"
-    r"(?:add|build|make|create|implement|put|integrate|use|switch|install|set up|setup|enable|"
-    r"allow|let|give|show|display|change|move|replace|rewrite|migrate|include|provide|"
-    r"a new|an? (?:button|checkbox|dropdown|toggle|field|page|screen|tab|option|setting|"
-    r"feature|endpoint|api|dashboard|report|export|integration|filter|column|link|popup|modal))\b"
-)
-_PROBLEM_SIGNAL = _rx(
-    r"\b(because|since|so that|otherwise|can'?t|cannot|couldn'?t|unable|hard|difficult|slow|"
-    r"waste|lose|losing|lost|miss|missing|error|mistakes?|manual(ly)?|takes?|took|hours?|"
-    r"minutes?|days?|every time|forget|confus\w*|complain\w*|fail\w*|broken|late|costs?|"
-    r"annoy\w*|frustrat\w*|pain|problem|struggl\w*|tedious|risk|churn)\b"
-)
-
-
-# A fix named by a noun phrase rather than a verb: a UI element, an integration, a channel, a
-# report or file format, a bulk operation, more fields, a technology.
-_SOLUTION_THING = _rx(
-    r"^(?:(?:a|an|the|some|one|two|three|more|extra|new|better|proper|simple|quick|nice|"
-    r"little|small|big|single|quarterly|monthly|weekly|daily|real-?time|automatic|auto|"
-    r"custom|separate|dedicated|shared|public|private|native|mobile|\w+'s)\s+){0,3}"
-    r"(?:[\w-]+\s+){0,2}?"
-    r"(?:toggles?|switch(?:es)?|buttons?|checkbox(?:es)?|dropdowns?|drop-downs?|fields?|columns?|"
-    r"filters?|tabs?|pages?|screens?|modals?|pop-?ups?|banners?|widgets?|dashboards?|reports?|"
-    r"exports?|imports?|integrations?|syncs?|connectors?|plugins?|plug-ins?|extensions?|apis?|"
-    r"endpoints?|webhooks?|notifications?|emails?|e-mails?|sms|texts?|push(?: notifications?)?|"
-    r"alerts?|reminders?|digests?|newsletters?|excel|csv|pdf|spreadsheets?|xlsx|json feed|"
-    r"sheets?|bulk \w+|multi-?select|batch \w+|mass \w+|settings?|options?|preferences?|"
-    r"dark mode|light mode|themes?|sso|saml|oauth|2fa|mfa|graphql|rest api|chatbot|app|"
-    r"shortcuts?|hotkeys?|templates?|wizards?|search bar|search box|sidebar|menu|icons?|"
-    r"charts?|graphs?|kanban|calendar view|map view)\b"
-)
-_SOLUTION_ANYWHERE = _rx(
-    r"\b(?:[A-Z][\w.]+|\w+)\s+(?:sync|integration|connector|plugin|webhook)\b|"
-    r"\b(?:an? )?(?:sms|e-?mail|text message|push notification|slack message|notification) "
-    r"(?:when|whenever|if|once|every)\b|"
-    r"\b(?:more|extra|additional|two|three|new) (?:fields|columns|options|filters)\b"
-)
-
-
-def looks_like_solution(answer: str) -> bool:
-    """True when an answer to "what problem does this solve?" describes a fix, not a pain: a
-    verb-led fix ("add an export button") or one named as a thing ("a toggle to hide archived
-    projects", "HubSpot sync", "an SMS when the order ships"), unless it also states the pain
-    ("a CSV export because finance retypes rows every week")."""
-    answer = _normalise(answer)
-    if _PROBLEM_SIGNAL.search(answer):
-        return False
-    return bool(_SOLUTION_START.search(answer) or _SOLUTION_THING.search(answer)
-                or _SOLUTION_ANYWHERE.search(answer))
-
-
-# An answer that says why someone wants it rather than what hurts: someone's wish, bare
-# importance, not knowing, the competition, a pointer elsewhere.
-_DODGE = _rx(
-    r"\b(?:my|our|the|a|an|one|some|big|key|important|major) (?:boss|manager|ceo|cto|cfo|vp|"
-    r"director|lead|head|exec|executive|management|leadership|client|customer|stakeholder|"
-    r"partner|investor|board|sales(?: team)?|marketing)s? (?:asked|wants?|wanted|requested|"
-    r"requires?|insists?|needs? it|said|told)\b|"
-    r"\b(?:asked|requested|demanded) (?:by|for by)\b|\bbecause (?:they|he|she) (?:asked|said)\b|"
-    r"\bmust[- ]have\b|\bnice[- ]to[- ]have\b|\b(?:we|i|they) (?:just )?(?:really )?need (?:it|this|that)\b|"
-    r"^(?:it'?s |this is |very |super |really )*(?:important|critical|essential|urgent|"
-    r"necessary|required|a requirement|high priority|top priority|a priority|a blocker for sales)"
-    r"\b|\bhigh[- ]priority\b|"
-    r"\bno (?:clue|idea)\b|\bnot sure\b|\b(?:i )?don'?t know\b|\bdunno\b|\bidk\b|"
-    r"\b(?:competitors?|competition|everyone else|others|rivals?) (?:has|have|had|offers?|do|does)\b|"
-    r"\b\w+ (?:has|have) (?:it|this|one)\b|"
-    r"\b(?:read|see|check) the (?:spec|ticket|doc|docs|document|jira|brief|prd|link|thread|"
-    r"attachment)\b|\bit'?s (?:obvious|self[- ]explanatory|clear)\b|^(?:just )?because\b|"
-    r"\bjefe\b|\bcliente (?:lo )?(?:quiere|pidi[oó])\b|\bno s[eé]\b|\bchef\b.*\bveut\b|"
-    r"\bsais pas\b|\bchef (?:will|möchte)\b|\bkeine ahnung\b|\bnon lo so\b|\bgeen idee\b|"
-    r"\bnie wiem\b|\bpata nahi\b|\bn[aã]o sei\b|\bchefe (?:quer|pediu)\b"
-)
-
-
-def looks_like_dodge(answer: str) -> bool:
-    """True when an answer to "what problem does this solve?" states no pain, cost, person or
-    situation: "my manager asked for it", "it's a must-have", "no clue", "the competition has
-    it", "read the spec"."""
-    answer = _normalise(answer)
-    if _PROBLEM_SIGNAL.search(answer):
-        return False
-    return bool(_DODGE.search(answer))
 
 
 # ---- lexical similarity -------------------------------------------------------------------

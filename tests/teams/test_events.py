@@ -54,11 +54,13 @@ async def test_a_mention_that_is_no_command_is_answered_in_the_chain(stack: Stac
     assert "<at>" not in sent[0].text
 
 
-async def test_edits_and_deletions_reach_the_inbox_and_change_nothing_yet(stack: Stack) -> None:
+async def test_edits_and_deletions_reach_the_core(stack: Stack) -> None:
     post = stack.acts.channel(ERIN, "blocker waiting for ops", root="1763283000000")
     await stack.say(post)
-    assert await stack.say(stack.acts.edit(post, "blocker waiting for the ops lead")) == []
-    assert await stack.say(stack.acts.delete(post)) == []
+    (updated,) = await stack.say(stack.acts.edit(post, "blocker waiting for the ops lead"))
+    assert "Updated blocker #1 to your edited words." in str(updated)
+    (asked,) = await stack.say(stack.acts.delete(post))
+    assert "deleted the message behind blocker #1" in str(asked)
     first, edit, delete = await payloads(stack)
     assert (edit["kind"], edit["message_id"], edit["text"]) == ("edit", post["id"],
                                                                  "blocker waiting for the ops lead")
@@ -75,7 +77,8 @@ async def test_edits_and_deletions_reach_the_inbox_and_change_nothing_yet(stack:
     assert all(r.status == "done" for r in await stack.inbox())
     async with stack.app.db.uow() as uow:
         blocker = await uow.blockers.get(TEAM, 1)
-    assert blocker is not None and blocker.text == "waiting for ops"
+    assert blocker is not None and blocker.text == "waiting for the ops lead"
+    assert blocker.status.value == "open"  # a deletion only asks
 
 
 async def test_undeletions_and_unknown_updates_are_ignored(stack: Stack) -> None:
