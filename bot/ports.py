@@ -94,6 +94,14 @@ class Blockers(ABC):
     async def resolved_between(self, team: Team, start: datetime, end: datetime) -> list[Blocker]: ...
 
     @abstractmethod
+    async def open_in_thread(self, team: Team, channel: str, thread: str) -> list[Blocker]:
+        """Open blockers said in that thread, or opened by its first message."""
+
+    @abstractmethod
+    async def recent_open(self, team: Team, reporter: str, limit: int) -> list[Blocker]:
+        """The reporter's newest open blockers, newest first, `limit` at most."""
+
+    @abstractmethod
     async def by_message(self, team: Team, channel: str, message_id: str) -> Blocker | None:
         """The blocker the message `message_id` in `channel` opened, if it opened one."""
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exc, func, select, update
+from sqlalchemy import Select, and_, delete, exc, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -214,6 +214,21 @@ class SqlBlockers(_Repo, ports.Blockers):
             _team_filter(BlockerRow, team), BlockerRow.status == BlockerStatus.RESOLVED.value,
             BlockerRow.resolved_at >= start, BlockerRow.resolved_at <= end,
         ).order_by(BlockerRow.resolved_at))
+        return [_blocker(r) for r in rows.scalars()]
+
+    async def open_in_thread(self, team: Team, channel: str, thread: str) -> list[Blocker]:
+        rows = await self.session.execute(select(BlockerRow).where(
+            _team_filter(BlockerRow, team), BlockerRow.status == BlockerStatus.OPEN.value,
+            BlockerRow.channel == channel,
+            or_(BlockerRow.thread == thread, BlockerRow.message_id == thread),
+        ).order_by(BlockerRow.opened_at, BlockerRow.number))
+        return [_blocker(r) for r in rows.scalars()]
+
+    async def recent_open(self, team: Team, reporter: str, limit: int) -> list[Blocker]:
+        rows = await self.session.execute(select(BlockerRow).where(
+            _team_filter(BlockerRow, team), BlockerRow.status == BlockerStatus.OPEN.value,
+            BlockerRow.reporter == reporter,
+        ).order_by(BlockerRow.opened_at.desc(), BlockerRow.number.desc()).limit(limit))
         return [_blocker(r) for r in rows.scalars()]
 
     async def by_message(self, team: Team, channel: str, message_id: str) -> Blocker | None:

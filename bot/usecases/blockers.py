@@ -20,6 +20,7 @@ BLOCKER_CONFIDENCE = 0.7
 SAME_WORDS, SAME_SHARE = 2, 0.6
 # Perhaps the same: ask rather than guess.
 MAYBE_SHARE = 0.34
+RECENT = 20  # a person's open blockers a new statement is compared with, newest first
 
 
 def is_blocker(result: Classification) -> bool:
@@ -64,12 +65,13 @@ async def _match(turn: Turn, text: str) -> tuple[Blocker | None, bool]:
     thread, or the sender's own that shares enough of what it is about."""
     thread = turn.msg.where.thread
     if thread:
-        here = [b for b in await turn.uow.blockers.open(turn.team)
-                if b.channel == turn.msg.where.channel and thread in (b.thread, b.message_id)]
+        here = await turn.uow.blockers.open_in_thread(turn.team, turn.msg.where.channel, thread)
         if here:
             return here[-1], True
     best: tuple[int, float, Blocker] | None = None
-    for b in await turn.uow.blockers.open(turn.team, reporter=turn.user):
+    # A person's newest few: "still blocked on X" is about something recent, and the check
+    # stays cheap however many blockers a team has open.
+    for b in await turn.uow.blockers.recent_open(turn.team, turn.user, RECENT):
         shared, share = blocker_overlap(b.text, text)
         if shared and (best is None or (share, shared) > (best[1], best[0])):
             best = (shared, share, b)
@@ -129,7 +131,7 @@ async def gone_for(turn: Turn, text: str) -> Blocker | None:
     match, _ = await _match(turn, text)
     if match is not None:
         return match
-    mine = await turn.uow.blockers.open(turn.team, reporter=turn.user)
+    mine = await turn.uow.blockers.recent_open(turn.team, turn.user, 2)
     return mine[0] if len(mine) == 1 else None
 
 
