@@ -36,6 +36,7 @@ async def seed(url: str) -> None:
             await uow.tenants.ensure(T1)
             for user in [*ENGINEERS, "UP"]:
                 await uow.members.ensure(T1, user)
+                await uow.members.set_role(T1, user, Role.ENGINEER)  # members take part in no standup
             await uow.members.set_role(T1, "UP", Role.PRODUCER)
             # Every minute, so that three minutes show three runs of each.
             await uow.schedules.put(Schedule(T1, "standup", "* * * * *", "UTC"))
