@@ -129,8 +129,8 @@ async def gone_for(turn: Turn, text: str) -> Blocker | None:
     if not says_resolved(text):
         return None
     match, _ = await _match(turn, text)
-    if match is not None:
-        return match
+    if match is not None and (match.reporter == turn.user or turn.is_producer):
+        return match  # offered to who may close it, not to a teammate in the thread
     mine = await turn.uow.blockers.recent_open(turn.team, turn.user, 2)
     return mine[0] if len(mine) == 1 else None
 
