@@ -18,9 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Discovery's judgements have their own home; named here too, with the other rules.
-from bot.answers import looks_like_dodge, looks_like_solution  # noqa: F401
-
 LABELS = ("blocker", "request", "update", "other")
 
 # Below this the heuristic is guessing; a language model, when configured, gets asked.

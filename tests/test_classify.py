@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.answers import looks_like_solution
 from bot.assistant import HeuristicAssistant, Review
-from bot.classify import UNSURE, classify, looks_like_solution, similarity
+from bot.classify import UNSURE, classify, similarity
 from bot.model import Request, Team
 from tests.conftest import NOW
 

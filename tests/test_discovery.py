@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.classify import looks_like_dodge, looks_like_solution
+from bot.answers import looks_like_dodge, looks_like_solution
 from tests.conftest import Harness
 
 

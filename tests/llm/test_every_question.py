@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from adapters.scheduler import ApsCron
+from bot import answers
 from bot import classify as rules
 from bot.assistant import QUESTIONS, HeuristicAssistant, Planner, Prepared, Review, Similar
 from bot.classify import Classification
@@ -72,7 +73,7 @@ class Model(HeuristicAssistant):
 
     async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
         self._asked("is_solution")
-        return not rules.looks_like_solution(answer)
+        return not answers.looks_like_solution(answer)
 
     async def similar(self, text: str, candidates: Any, limit: int = 3, *,
                       where: Where | None = None) -> list[Similar]:
@@ -128,7 +129,7 @@ async def free_text_in_a_channel(chat: Chat) -> None:
 
 async def a_request_form(chat: Chat) -> None:
     problem = "Finance retypes invoice totals by hand every Friday"
-    assert not rules.looks_like_solution(problem)
+    assert not answers.looks_like_solution(problem)
     await chat.h.say("sam", "", command="request",
                      form={"title": "CSV export", "problem": problem})
     request = await the_request(chat.h)
@@ -148,7 +149,7 @@ async def a_request_like_an_open_one(chat: Chat) -> None:
 async def a_discovery_answer(chat: Chat) -> None:
     await chat.h.say("sam", "request CSV export")
     answer = "Finance retypes invoice totals by hand every Friday"
-    assert not rules.looks_like_solution(answer)
+    assert not answers.looks_like_solution(answer)
     reply = await chat.h.reply_text("sam", answer)
     assert FOLLOW_UP in reply
     request = await the_request(chat.h)
