@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-postgres lint serve bench clean
+.PHONY: run test test-postgres lint serve bench train clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL" && \
 	  $(BIN)/python bench/ack.py --write --database-url "$$BENCH_DATABASE_URL"; fi
+
+# The learned classifier's weights (bot/data/) from the labelled sets in tests/data/: commit them
+# with the figures it prints.
+train: $(STAMP)
+	$(BIN)/producer-bot train
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,6 +20,8 @@ from adapters.llm.eval import add_arguments as add_eval_arguments
 from adapters.llm.eval import eval_command
 from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, freeze_startup_heap, serving
+from adapters.train import add_arguments as add_train_arguments
+from adapters.train import train_command
 from bot.digest import PERIODS, build_digest, render_text
 from bot.model import SCHEDULE_KINDS, Role, Schedule, Team
 from bot.relay import utcnow
@@ -92,6 +94,10 @@ async def cmd_eval(settings: config.Settings, args: argparse.Namespace) -> int:
     return await eval_command(settings, args.file, discovery=args.discovery,
                               heuristic=args.heuristic,
                               every_message=args.every_message, mistakes=args.mistakes)
+
+
+async def cmd_train(settings: config.Settings, args: argparse.Namespace) -> int:
+    return train_command(args)
 
 
 async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -221,6 +227,10 @@ def parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="measure the message classifier on a labelled JSONL file")
     add_eval_arguments(ev)
     ev.set_defaults(run=cmd_eval)
+
+    tr = sub.add_parser("train", help="learn the message and discovery models from labelled files")
+    add_train_arguments(tr)
+    tr.set_defaults(run=cmd_train)
     return p
 
 

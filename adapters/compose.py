@@ -13,6 +13,7 @@ from adapters.config import ConfigError, Settings
 from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
 from adapters.slack import commands as slack_commands
+from bot import learned
 from bot.core import Core
 from bot.ports import Sender
 from bot.relay import Relay
@@ -43,6 +44,8 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
             await upgrade(db.engine)
         elif problem := await schema_problem(db.engine):
             raise ConfigError(problem)  # one line and a non-zero exit, not a traceback a second
+        # Read the classifier's weights now, not on the first message someone types.
+        learned.preload()
         cron = ApsCron()
         async with open_assistant(settings) as assistant:
             core = Core(assistant, cron=cron, spellings={"slack": slack_commands.spell})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from bot import learned
+
 
 def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
@@ -99,3 +101,53 @@ def looks_like_dodge(answer: str) -> bool:
     if _PROBLEM_SIGNAL.search(answer):
         return False
     return bool(_DODGE.search(answer))
+
+
+def rule_features(answer: str) -> list[str]:
+    """What the rules see in an answer, as features for the learned model (bot.learned)."""
+    answer = _normalise(answer)
+    features = []
+    if _PROBLEM_SIGNAL.search(answer):
+        features.append("r:pain")
+    if _SOLUTION_START.search(answer):
+        features.append("r:fix-verb")
+    if _SOLUTION_THING.search(answer):
+        features.append("r:fix-thing")
+    if _SOLUTION_ANYWHERE.search(answer):
+        features.append("r:fix-anywhere")
+    if _DODGE.search(answer):
+        features.append("r:dodge")
+    if looks_like_solution(answer):
+        features.append("r:solution")
+    if looks_like_dodge(answer):
+        features.append("r:dodge-only")
+    return features
+
+
+def features(answer: str) -> list[str]:
+    """Everything the learned model reads of an answer: its words and the rules' view. Not its
+    length: the answers it learned from state problems at length, and a short, plain problem
+    ("finance retypes invoice rows by hand") must not read as a dodge for being short."""
+    return learned.word_features(_normalise(answer), length=False) + rule_features(answer)
+
+
+# How sure the learned model must be that an answer states no problem before the bot asks again.
+# Asking again about a real pain is the worst mistake discovery can make, so the bar is high.
+PUSHBACK = 0.85
+
+
+def judge(answer: str) -> str:
+    """"problem", "solution" (in disguise) or "dodge": the rules' reading refined by the learned
+    model (bot.learned) when it is shipped."""
+    model = learned.shipped("discovery")
+    if model is None:
+        return "solution" if looks_like_solution(answer) else "dodge" if looks_like_dodge(answer) \
+            else "problem"
+    return decide(model.probabilities(features(answer)))
+
+
+def decide(probability: dict[str, float]) -> str:
+    """The judgement from the model's probabilities: a problem unless it is quite sure not."""
+    if probability["solution"] + probability["dodge"] < PUSHBACK:
+        return "problem"
+    return "solution" if probability["solution"] >= probability["dodge"] else "dodge"

@@ -96,7 +96,7 @@ class Assistant(ABC):
         if question is None or question.field != "problem":
             return Review(problem_stated=bool(request.problem), solution_in_disguise=False)
         solution = await self.is_solution(answer, where=where)
-        dodge = not solution and answers.looks_like_dodge(answer)
+        dodge = not solution and answers.judge(answer) == "dodge"
         return Review(problem_stated=bool(answer.strip()) and not solution and not dodge,
                       solution_in_disguise=solution, dodge=dodge)
 
@@ -120,7 +120,7 @@ class HeuristicAssistant(Assistant):
         return rules.classify(text)
 
     async def is_solution(self, answer: str, *, where: Where | None = None) -> bool:
-        return answers.looks_like_solution(answer)
+        return answers.judge(answer) == "solution"
 
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
                       limit: int = 3, *, where: Where | None = None) -> list[Similar]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot import learned
+
 LABELS = ("blocker", "request", "update", "other")
 
 # Below this the heuristic is guessing; a language model, when configured, gets asked.
@@ -343,30 +345,89 @@ def unblocker_phrase(phrase: str | None) -> str | None:
     return phrase
 
 
+def rule_features(text: str, score: dict[str, float] | None = None) -> list[str]:
+    """What the rules see in a message, as features for the learned model (bot.learned): each
+    label's cue score, and the cues that take a message out of the running."""
+    text = _normalise(text)
+    score = scores(text) if score is None else score
+    features = [f"r:{label}:{min(value, 2.0):g}" for label, value in score.items()]
+    features += [name for name, pattern in (("r:not-blocked", _NOT_BLOCKED), ("r:joke", _JOKE),
+                                            ("r:logistics", _LOGISTICS), ("r:resolved", _RESOLVED),
+                                            ("r:asks-others", _QUESTION_TO_OTHERS))
+                 if pattern.search(text)]
+    if text.rstrip().endswith("?"):
+        features.append("r:question")
+    return features
+
+
+def features(text: str) -> list[str]:
+    """Everything the learned model reads of a message: its words and the rules' view."""
+    return learned.word_features(_normalise(text)) + rule_features(text)
+
+
 def classify(text: str) -> Classification:
-    """Label a chat message. Confidence below `UNSURE` means "worth a second opinion"."""
+    """Label a chat message. Confidence below `UNSURE` means "worth a second opinion".
+
+    The learned model (bot.learned, trained on labelled team chat with the rules' scores among
+    its inputs) decides when it is shipped; the rules alone decide otherwise."""
     text = _normalise(text)
     if not text:
         return Classification("other", 1.0)
     score = scores(text)
+    by_rules = _by_rules(text, score)
+    model = learned.shipped("messages")
+    if model is None:
+        return by_rules
+    probability = model.probabilities(learned.word_features(text) + rule_features(text, score))
+    label, confidence = combine(by_rules, probability)
+    if label == by_rules.label and confidence == by_rules.confidence:
+        return by_rules
+    # The rules read what blocks whenever blocking is in the air; the model may see a blocker
+    # the rules did not.
+    extracted = ({"blocked_on": by_rules.blocked_on, "unblocker": by_rules.unblocker}
+                 if score["blocker"] > 0 else _extract(text) if label == "blocker" else {})
+    return Classification(label, confidence, **extracted)
+
+
+def combine(by_rules: Classification, probability: dict[str, float]) -> tuple[str, float]:
+    """The label and confidence from the rules' reading and the model's probabilities.
+
+    A blocker said outright ("I'm blocked on X, waiting for ops") is taken at the rules' word:
+    their strong cues are right about 96 times in 100 on every labelled set, while the model,
+    having read many "blocked the spam bot"s, can doubt the plainest statement. Otherwise the
+    model decides."""
+    if by_rules.label == "blocker" and by_rules.confidence >= 0.8:
+        return by_rules.label, by_rules.confidence
+    label = max(LABELS, key=probability.__getitem__)
+    return label, round(probability[label], 3)
+
+
+def _extract(text: str) -> dict[str, str | None]:
+    """What blocks and who can unblock, as the sender put it."""
+    mention_match = _MENTION.search(text)
+    blocked_on = _first_group(_BLOCKED_ON_PATTERNS, text, "what")
+    who = _first_group(_UNBLOCKER_PATTERNS, text, "who")
+    if who is None and blocked_on and (origin := _FROM.search(blocked_on)):
+        who = origin.group(1)  # "the API keys from the vendor": the vendor can unblock
+    return {"blocked_on": blocked_on,
+            "unblocker": f"<@{mention_match.group(1)}>" if mention_match else unblocker_phrase(who)}
+
+
+def by_rules(text: str) -> Classification:
+    """The rules' label alone, as if no model were shipped."""
+    text = _normalise(text)
+    return _by_rules(text, scores(text)) if text else Classification("other", 1.0)
+
+
+def _by_rules(text: str, score: dict[str, float]) -> Classification:
+    """The rules' label, from cue scores alone."""
     ranked = sorted(score.items(), key=lambda kv: (-kv[1], LABELS.index(kv[0])))
     (top_label, top), (_, second) = ranked[0], ranked[1]
 
     maybe_blocker = score["blocker"] > 0
     # What blocks and who can unblock are worth having whenever blocking is in the air: an
     # explicit `blocker ...` command uses them whatever the label.
-    extracted: dict[str, str | None] = {}
-    if maybe_blocker:
-        mention_match = _MENTION.search(text)
-        blocked_on = _first_group(_BLOCKED_ON_PATTERNS, text, "what")
-        who = _first_group(_UNBLOCKER_PATTERNS, text, "who")
-        if who is None and blocked_on and (origin := _FROM.search(blocked_on)):
-            who = origin.group(1)  # "the API keys from the vendor": the vendor can unblock
-        extracted = {
-            "blocked_on": blocked_on,
-            "unblocker": (f"<@{mention_match.group(1)}>" if mention_match
-                          else unblocker_phrase(who)),
-        }
+    extracted = _extract(text) if maybe_blocker else {}
     if top_label == "blocker" and top >= STRONG:
         confidence = 0.9 if top - second >= STRONG else 0.8 if top > second else 0.7
         return Classification("blocker", confidence, **extracted)

@@ -23,7 +23,7 @@ from tests.llm.fake_openai import (
 )
 
 # The heuristic is unsure about this one (a weak blocker cue), so the model is asked.
-UNSURE = "still no word from finance on the rounding rule, the invoice fix just sits there"
+UNSURE = "the rounding rule is with finance, the invoice fix just sits there"
 BLOCKER_ANSWER = answer(label="blocker", confidence=0.92, blocked_on="the rounding rule",
                         unblocker="finance")
 PLACE = Where("slack", "T1", "C1")
