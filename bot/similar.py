@@ -22,33 +22,34 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.vocabulary import (
+    ACTIONS,
+    ALIASES,
+    BRANDS,
+    COMMON_WORDS,
+    CONCEPTS,
+    EXCLUSIVE,
+    GENERIC_WORDS,
+    REAL_WORDS,
+    STOPWORDS,
+)
+
 # ---- words ---------------------------------------------------------------------------------
 
-# Words that say nothing about what is asked for, in the languages the rules read.
-STOPWORDS = frozenset(
-    # English
-    "a an the and or but to of in on for with from by at as is are be been it its this that these "
-    "those we our you your they their i me my can could would should will please add new make "
-    "get have has need want able so when what which who how all any some more less into out up "
-    "about than then there here just also via per do does not no yes "
-    # Spanish, Portuguese, French, German, Italian, Dutch, Polish, Hindi in Latin letters
-    "de la el los las del al para por con un una unos y en que se lo le les des du au aux pour "
-    "avec et est une dans sur pas ne der die das den dem und fur mit von ein eine einen zu im ist "
-    "nicht auf il gli di da per con nel della delle dei che non het een van voor met op te niet "
-    "en ook na do dla sie jest nie w z ze ka ki ke ko hai se aur bhi mein nahi hona chahiye "
-    "os as um uma no na nos nas ao em com sem para".split())
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 def _fold(text: str) -> str:
     """Lower case without accents: "Télécharger" and "telecharger" are one word."""
+    if text.isascii():
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.lower().replace("\u2019", "'"))
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
 # British spellings, written the American way before stemming.
-_BRITISH = (("isation", "ization"), ("isations", "izations"), ("ising", "izing"),
-            ("ised", "ized"), ("ises", "izes"), ("iour", "ior"), ("olour", "olor"),
+_BRITISH = (("isation", "ization"), ("ising", "izing"),
+            ("ised", "ized"), ("iour", "ior"), ("olour", "olor"),
             ("avour", "avor"), ("ogue", "og"), ("yse", "yze"), ("ysed", "yzed"),
             ("ysing", "yzing"), ("centre", "center"), ("licence", "license"),
             ("ise", "ize"))
@@ -65,6 +66,7 @@ _SUFFIXES = ("ization", "ational", "ation", "ition", "ement", "ment", "ness", "a
 _DOUBLED = re.compile(r"([b-df-hj-np-rtv-z])\1$")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light stemmer: plurals, -ing, -ed, -er, -ation, -ment, -ly forms and British spellings
     to one stem ("exports", "exporting", "exported", "exporter" -> "export"; "customisation",
@@ -75,10 +77,6 @@ def stem(word: str) -> str:
         return _IRREGULAR[word]
     if len(word) <= 3 or not word.isalpha():
         return word
-    for british, american in _BRITISH:
-        if word.endswith(british) and len(word) > len(british):
-            word = word[: -len(british)] + american
-            break
     # Plurals.
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
@@ -86,6 +84,10 @@ def stem(word: str) -> str:
         word = word[:-2]
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
+    for british, american in _BRITISH:
+        if word.endswith(british) and len(word) > len(british):
+            word = word[: -len(british)] + american
+            break
     # At most two derivational suffixes ("ordered" -> "order" -> "ord", as "order" -> "ord").
     for _ in range(2):
         for suffix in _SUFFIXES:
@@ -113,174 +115,78 @@ def keywords(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in words)
 
 
-# ---- concepts ------------------------------------------------------------------------------
+# ---- concepts and weights ------------------------------------------------------------------
 
-# The words requests use, folded to what they mean. A phrase (several words) is matched before
-# its words are read one by one; every form a stem covers is covered ("sign-in", "signing in").
-CONCEPTS: dict[str, tuple[str, ...]] = {
-    "export": ("export", "download", "extract", "dump", "exportar", "descargar", "baixar",
-               "exportieren", "herunterladen", "esportare", "scaricare", "exporteren",
-               "downloaden", "eksport", "eksportowac", "pobierz", "telecharger", "get out",
-               "pull out"),
-    "import": ("import", "upload", "importar", "importieren", "hochladen", "importare",
-               "caricare", "importeren", "uploaden", "wgraj", "importowac", "bulk upload"),
-    "sheet": ("spreadsheet", "csv", "excel", "xlsx", "xls", "sheet", "google sheets", "tsv",
-              "planilha", "hoja de calculo", "tableur", "tabellenkalkulation", "foglio",
-              "arkusz", "numbers file"),
-    "pdf": ("pdf", "printable", "print", "imprimir", "imprimer", "drucken", "stampa", "printen",
-            "drukuj"),
-    "json": ("json", "xml", "yaml"),
-    "login": ("login", "log in", "logon", "log on", "sign in", "signin", "sign on", "sso",
-              "single sign on", "saml", "okta", "auth", "authentication", "authenticate",
-              "oauth", "oidc", "openid", "azure ad", "entra", "google workspace login",
-              "iniciar sesion", "inicio de sesion", "connexion", "se connecter",
-              "anmelden", "anmeldung", "accedi", "inloggen", "logowanie",
-              "zaloguj", "active directory", "ldap", "onelogin", "auth0", "keycloak"),
-    "logout": ("logout", "log out", "sign out", "signout", "session timeout", "cerrar sesion",
-               "deconnexion", "abmelden", "uitloggen", "wyloguj"),
-    "mfa": ("2fa", "mfa", "two factor", "2 factor", "two step", "otp", "totp", "authenticator",
-            "multi factor"),
-    "password": ("password", "passwort", "contrasena", "senha", "mot de passe", "wachtwoord",
-                 "haslo", "passcode", "forgot password"),
-    "signup": ("sign up", "signup", "register", "registration", "create account",
-               "registro", "cadastro", "inscription", "registrierung", "registrazione",
-               "aanmelden", "rejestracja"),
-    "dashboard": ("dashboard", "report", "chart", "graph", "analytic", "metric", "stats",
-                  "statistics", "insight", "kpi", "visualization", "visualisation", "panel",
-                  "informe", "relatorio", "painel", "rapport", "tableau de bord", "bericht",
-                  "auswertung", "grafico", "cruscotto", "rapporto", "raport", "wykres",
-                  "overview page", "reporting", "looker", "tableau", "power bi"),
-    "notify": ("notify", "notification", "alert", "email", "e mail", "mail", "ping",
-               "reminder", "remind", "push notification", "sms", "text message", "notificacion",
-               "aviso", "notificacao", "alerta", "lembrete", "rappel", "benachrichtigung",
-               "erinnerung", "notifica", "promemoria", "melding", "herinnering",
-               "powiadomienie", "przypomnienie", "let me know", "heads up", "nudge"),
-    "invoice": ("invoice", "bill", "billing", "receipt", "factura", "fatura", "facture",
-                "rechnung", "fattura", "factuur", "faktura", "nota fiscal", "invoicing"),
-    "payment": ("payment", "pay", "checkout", "stripe", "credit card", "paypal", "pago",
-                "pagamento", "paiement", "zahlung", "betaling", "platnosc", "refund"),
-    "delete": ("delete", "remove", "erase", "purge", "wipe", "borrar", "eliminar", "excluir",
-               "apagar", "supprimer", "loschen", "entfernen", "eliminare", "cancellare",
-               "rimuovere", "verwijderen", "usun", "usunac", "get rid of"),
-    "bulk": ("bulk", "batch", "mass", "multi select", "multiselect", "select all",
-             "all at once", "several at once", "en masse", "em massa", "en lote", "masiv",
-             "in blocco", "massenhaft", "masowo", "zbiorczo", "many at once"),
-    "search": ("search", "find", "filter", "lookup", "look up", "searchable", "buscar",
-               "busca", "busqueda", "pesquisar", "pesquisa", "recherche", "rechercher",
-               "chercher", "suche", "suchen", "cerca", "cercare", "ricerca", "zoeken",
-               "wyszukiwanie", "szukaj", "filtro", "filtrar", "filtre", "filtern", "filtr"),
-    "darkmode": ("dark mode", "dark theme", "night mode", "night theme", "darkmode", "theme",
-                 "modo oscuro", "modo escuro", "modo noturno", "mode sombre", "theme sombre",
-                 "dunkelmodus", "dunkler modus", "dark modus", "modalita scura", "tema scuro",
-                 "donkere modus", "tryb ciemny", "dark ui"),
-    "lightmode": ("light mode", "light theme", "modo claro", "mode clair", "heller modus"),
-    "mobile": ("mobile", "ios", "android", "iphone", "ipad", "smartphone", "tablet",
-               "mobile app", "phone app", "native app", "ios app", "android app", "movil",
-               "celular", "movel", "telephone", "cellulare", "telefoon", "telefon",
-               "mobiel", "mobilny", "app store", "play store", "on my phone", "on the phone"),
-    "permission": ("permission", "role", "access control", "rbac", "acl", "privilege",
-                   "access right", "access level", "rights", "read only", "permiso", "permissao",
-                   "droit", "berechtigung", "rechte", "permesso", "rechten", "uprawnienia",
-                   "who can see", "who can edit", "restrict access"),
-    "admin": ("admin", "administrator", "admin console", "admin panel", "back office",
-              "backoffice", "admin page", "administracion", "administracao", "verwaltung"),
-    "api": ("api", "endpoint", "rest api", "graphql", "sdk", "webhook", "integration",
-            "integrate", "zapier", "connector"),
-    "sync": ("sync", "synchronize", "synchronise", "two way sync", "sincronizar",
-             "synchroniser", "synchronisieren", "sincronizzare", "synchroniseren"),
-    "calendar": ("calendar", "ical", "ics", "google calendar", "outlook calendar",
-                 "calendario", "calendrier", "kalender", "kalendarz", "agenda"),
-    "language": ("translation", "translate", "localization", "localisation", "localize",
-                 "i18n", "l10n", "multilingual", "language", "traduccion", "idioma", "traducao",
-                 "traduction", "langue", "ubersetzung", "sprache", "traduzione", "lingua",
-                 "vertaling", "taal", "tlumaczenie", "jezyk"),
-    "speed": ("slow", "performance", "speed", "fast", "faster", "latency", "load time",
-              "loading", "lag", "laggy", "sluggish", "takes forever", "lento",
-              "langsam", "traag", "wolno", "perf"),
-    "attach": ("attachment", "attach", "anexo", "adjunto", "piece jointe", "anhang",
-               "allegato", "bijlage", "zalacznik", "file upload"),
-    "share": ("share", "sharing", "shareable", "public link", "share link", "compartir",
-              "compartilhar", "partager", "teilen", "condividere", "delen", "udostepnij"),
-    "template": ("template", "preset", "plantilla", "modelo", "modele", "vorlage", "modello",
-                 "sjabloon", "szablon", "boilerplate"),
-    "history": ("audit log", "audit trail", "audit", "history", "activity log", "changelog",
-                "change log", "version history", "historial", "historico", "historique",
-                "verlauf", "cronologia", "geschiedenis", "historia", "who changed"),
-    "undo": ("undo", "restore", "recover", "recycle bin", "trash", "revert", "undelete",
-             "deshacer", "desfazer", "annuler", "ruckgangig", "annulla", "ongedaan",
-             "cofnij"),
-    "shortcut": ("keyboard shortcut", "shortcut", "hotkey", "keybinding", "atajo", "atalho",
-                 "raccourci", "tastenkurzel", "scorciatoia", "sneltoets", "skrot"),
-    "accessibility": ("accessibility", "a11y", "screen reader", "contrast", "wcag",
-                      "accesibilidad", "acessibilidade", "accessibilite", "barrierefreiheit",
-                      "accessibilita", "toegankelijkheid", "dostepnosc"),
-    "timezone": ("timezone", "time zone", "utc", "zona horaria", "fuso horario",
-                 "fuseau horaire", "zeitzone", "fuso orario", "tijdzone", "strefa czasowa"),
-    "currency": ("currency", "multi currency", "exchange rate", "moneda", "moeda", "devise",
-                 "wahrung", "valuta", "waluta"),
-    "privacy": ("gdpr", "privacy", "data retention", "consent", "anonymize", "anonymise",
-                "dsgvo", "rgpd", "lgpd", "personal data"),
-    "schedule": ("schedule", "recurring", "cron", "automatic", "automatically", "automate",
-                 "automation", "every week", "every day", "every month", "programar",
-                 "agendar", "planifier", "planen", "pianificare", "inplannen", "harmonogram"),
-    "offline": ("offline", "no connection", "without internet", "sin conexion", "hors ligne",
-                "senza connessione", "bez internetu"),
-    "tag": ("tag", "label", "category", "categorize", "etiqueta", "etiquette", "schlagwort",
-            "etichetta", "categoria", "kategorie", "kategoria"),
-    "comment": ("comment", "annotation", "annotate", "comentario", "commentaire",
-                "kommentar", "commento", "opmerking", "komentarz"),
-    "sort": ("sort", "sorting", "order by", "reorder", "drag and drop", "ordenar", "trier",
-             "sortieren", "ordinare", "sorteren", "sortuj"),
-    "hide": ("hide", "hidden", "collapse", "ocultar", "esconder", "masquer", "ausblenden",
-             "nascondere", "verbergen", "ukryj", "archive", "archived"),
-    "chat": ("slack", "ms teams", "microsoft teams", "chat", "discord"),
-    "crm": ("crm", "hubspot", "salesforce", "pipedrive"),
-    "tracker": ("jira", "github issues", "trello", "asana", "ticket", "tickets"),
-}
-
-# Concepts that can't both be meant: "CSV import" is not "CSV export".
-_EXCLUSIVE: tuple[frozenset[str], ...] = (
-    frozenset({"~import", "~export"}), frozenset({"~sheet", "~pdf", "~json"}),
-    frozenset({"~darkmode", "~lightmode"}), frozenset({"~login", "~logout"}),
-)
+# Sharing only what every request says ("page", "data", "users") is no match; words common in
+# any team's chat and problem statements count a little; what is done (export, search) says less
+# than what it is done to (invoices, roles); a product named says the most.
+GENERIC = frozenset(map(stem, GENERIC_WORDS.split()))
+COMMON = frozenset(map(stem, COMMON_WORDS.split()))
+GENERIC_WEIGHT, COMMON_WEIGHT, WORD_WEIGHT = 0.25, 0.5, 1.0
+SHORT_WEIGHT = 0.5  # two letters, or numbers: seldom what a request is about
+CONCEPT_WEIGHT = {f"~{c}": 0.6 for c in ACTIONS}  # other concepts weigh 1
+BRAND_WEIGHT = 1.5
+# Opposites on the two sides (an import and an export; HubSpot and Salesforce) halve the score.
 CONFLICT_PENALTY = 0.5
 
-# Words every request uses: sharing only these ("page", "data", "users") is no match.
-GENERIC = frozenset(stem(w) for w in (
-    "page pages data user users customer customers client clients app application feature "
-    "features option options ability way screen view list button field fields setting settings "
-    "system tool tools team teams thing things stuff issue issues item items info information "
-    "time times work working use using used support better easy easier quick quickly possible "
-    "improve improvement improvements allow let show see create update change one everyone "
-    "people someone something like would nice also every each today day week month year "
-    "manual manually hand hours minutes lot lots many much other new current currently "
-    "problem problems request requests since still again without want wants need needs "
-    "product account accounts section tab click clicks file files form forms link links "
-    "having doing going take takes taking ask asking asked tell know think help".split()))
 
-CONCEPT_WEIGHT = 1.0
-GENERIC_WEIGHT = 0.25
-WORD_WEIGHT = 1.0
-SHORT_WEIGHT = 0.5  # two letters, or numbers: seldom what a request is about
+def _key(phrase: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in _WORD.findall(_fold(phrase)))
 
 
-def _phrase_table() -> tuple[dict[tuple[str, ...], str], int]:
-    table: dict[tuple[str, ...], str] = {}
+def _brand(name: str) -> str:
+    return "=" + "_".join(_key(ALIASES.get(name, name)))
+
+
+def _phrase_table() -> tuple[dict[tuple[str, ...], tuple[str, ...]], int]:
+    table: dict[tuple[str, ...], tuple[str, ...]] = {}
     for concept, words in CONCEPTS.items():
         for phrase in words:
-            key = tuple(stem(w) for w in _WORD.findall(_fold(phrase)))
-            table.setdefault(key, f"~{concept}")
+            table.setdefault(_key(phrase), (f"~{concept}",))
+    for kind, names in BRANDS.items():
+        for name in names:
+            table[_key(name)] = (_brand(name), f"~{kind}")
     return table, max(len(key) for key in table)
 
 
 _PHRASES, _LONGEST = _phrase_table()
+_STARTS = frozenset(key[0] for key in _PHRASES if len(key) > 1)  # words a phrase begins with
 
 
+def _typo_table() -> dict[str, tuple[str, ...]]:
+    """Misspellings of the concepts' words, one slip away: a letter left out ("exprt",
+    "notfication") or two swapped ("invocie"). A slip that spells a word is left out."""
+    words: dict[str, tuple[str, ...]] = {}
+    for concept, phrases in CONCEPTS.items():
+        for phrase in map(_fold, phrases):
+            if " " not in phrase and len(phrase) >= 5:
+                words.setdefault(phrase, (f"~{concept}",))
+    slips: dict[str, set[str]] = {}
+    for word in words:
+        for i in range(len(word)):
+            slips.setdefault(word[:i] + word[i + 1:], set()).add(word)
+        for i in range(len(word) - 1):
+            swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+            if swapped != word:
+                slips.setdefault(swapped, set()).add(word)
+    return {slip: words[next(iter(meant))] for slip, meant in slips.items()
+            if len(meant) == 1 and len(slip) >= 5 and slip not in REAL_WORDS}
+
+
+_TYPOS = _typo_table()
+_EXCLUSIVE = EXCLUSIVE + tuple(frozenset(map(_brand, names)) for names in BRANDS.values())
+
+
+@lru_cache(maxsize=65536)
 def _weight(term: str) -> float:
+    if term.startswith("="):
+        return BRAND_WEIGHT
     if term.startswith("~"):
-        return CONCEPT_WEIGHT
+        return CONCEPT_WEIGHT.get(term, 1.0)
     if term in GENERIC:
         return GENERIC_WEIGHT
+    if term in COMMON:
+        return COMMON_WEIGHT
     if len(term) <= 2 or term.isdigit():
         return SHORT_WEIGHT
     return WORD_WEIGHT
@@ -288,22 +194,29 @@ def _weight(term: str) -> float:
 
 @lru_cache(maxsize=8192)
 def terms(text: str) -> frozenset[str]:
-    """What `text` is about: concepts (written "~export") and the stems of other words."""
+    """What `text` is about: concepts (written "~export"), products ("=hubspot") and the stems
+    of other words."""
     words = _WORD.findall(_fold(text))
     stems = [stem(w) for w in words]
     found: set[str] = set()
-    i = 0
-    while i < len(stems):
-        for size in range(min(_LONGEST, len(stems) - i), 0, -1):
-            concept = _PHRASES.get(tuple(stems[i:i + size]))
-            if concept and (size > 1 or words[i] not in STOPWORDS):
-                found.add(concept)
-                i += size
-                break
-        else:
-            if len(words[i]) > 1 and words[i] not in STOPWORDS:
-                found.add(stems[i])
-            i += 1
+    i, n = 0, len(stems)
+    while i < n:
+        first, word = stems[i], words[i]
+        if first in _STARTS:  # the longest phrase that starts here, if any
+            for size in range(min(_LONGEST, n - i), 1, -1):
+                concepts = _PHRASES.get(tuple(stems[i:i + size]))
+                if concepts:
+                    found.update(concepts)
+                    i += size
+                    break
+            else:
+                concepts = None
+            if concepts:
+                continue
+        if len(word) > 1 and word not in STOPWORDS:
+            found.update(_PHRASES.get((first,)) or _TYPOS.get(word)
+                         or _TYPOS.get(word[:-1] if word.endswith("s") else "") or (first,))
+        i += 1
     return frozenset(found)
 
 
@@ -315,39 +228,59 @@ def request_text(title: str, problem: str | None = None) -> str:
     return f"{title}\n{problem.strip()}" if problem and problem.strip() else title
 
 
-def _parts(text: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Side:
+    """One set of terms, with what comparing it needs worked out once."""
+
+    terms: frozenset[str]
+    weight: float  # of all its terms
+    exclusive: tuple[tuple[int, frozenset[str]], ...]  # (group, its terms in that group)
+
+    @classmethod
+    def of(cls, found: frozenset[str]) -> _Side:
+        groups = tuple((i, found & group) for i, group in enumerate(_EXCLUSIVE) if found & group)
+        return cls(found, sum(map(_weight, found)), groups)
+
+
+@dataclass(frozen=True)
+class _Profile:
+    title: _Side
+    whole: _Side | None  # title and problem, when there is a problem
+
+
+@lru_cache(maxsize=8192)
+def _profile(text: str) -> _Profile:
     title, _, problem = text.partition("\n")
-    return title, problem.strip()
+    title_terms = terms(title)
+    whole = _Side.of(title_terms | terms(problem)) if problem.strip() else None
+    return _Profile(_Side.of(title_terms), whole)
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
+def _overlap(a: _Side, b: _Side) -> float:
+    if not a.terms or not b.terms:
         return 0.0
-    union = sum(_weight(t) for t in a | b)
-    score = sum(_weight(t) for t in a & b) / union
-    for group in _EXCLUSIVE:
-        mine, theirs = a & group, b & group
-        if mine and theirs and not mine & theirs:
-            score *= CONFLICT_PENALTY
+    shared = sum(map(_weight, a.terms & b.terms))
+    score = shared / (a.weight + b.weight - shared)
+    if a.exclusive and b.exclusive:
+        theirs = dict(b.exclusive)
+        for group, mine in a.exclusive:
+            if group in theirs and not mine & theirs[group]:
+                score *= CONFLICT_PENALTY
     return score
 
 
 # At or above this score two requests are pointed at as alike (tuned on the labelled pairs).
-THRESHOLD = 0.3
-# How much the problem statements count when both requests have one.
-PROBLEM_SHARE = 0.5
+THRESHOLD = 0.45
 
 
 def similarity(a: str, b: str) -> float:
     """0 (nothing in common) to 1 (the same terms). Two titles are compared by their terms; when
-    both texts carry a problem statement, the whole texts are compared too, and the score is
-    the better of the titles alone and their blend with the whole."""
-    title_a, problem_a = _parts(a)
-    title_b, problem_b = _parts(b)
-    score = _overlap(terms(title_a), terms(title_b))
-    if problem_a and problem_b:
-        whole = _overlap(terms(title_a) | terms(problem_a), terms(title_b) | terms(problem_b))
-        score = max(score, (1 - PROBLEM_SHARE) * score + PROBLEM_SHARE * whole)
+    both texts carry a problem statement, the whole texts are compared too, and the better of
+    the two scores counts (titles often say alike in other words what problems say outright)."""
+    pa, pb = _profile(a), _profile(b)
+    score = _overlap(pa.title, pb.title)
+    if pa.whole and pb.whole:
+        score = max(score, _overlap(pa.whole, pb.whole))
     return score
 
 
@@ -361,8 +294,7 @@ class Explanation:
 
 def explain(a: str, b: str) -> Explanation:
     """Why two texts score what they do: the terms they share and the ones they don't."""
-    ta = terms(_parts(a)[0]) | terms(_parts(a)[1])
-    tb = terms(_parts(b)[0]) | terms(_parts(b)[1])
+    ta, tb = (terms(text.replace("\n", " ")) for text in (a, b))
 
     def ordered(items: Iterable[str]) -> tuple[str, ...]:
         return tuple(sorted(items, key=lambda t: (-_weight(t), t)))
