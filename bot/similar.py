@@ -150,7 +150,12 @@ def _phrase_table() -> tuple[dict[tuple[str, ...], tuple[str, ...]], int]:
 
 
 _PHRASES, _LONGEST = _phrase_table()
-_STARTS = frozenset(key[0] for key in _PHRASES if len(key) > 1)  # words a phrase begins with
+# The words a phrase begins with, and the lengths of their phrases, longest first.
+_STARTS: dict[str, tuple[int, ...]] = {}
+for _phrase in _PHRASES:
+    if len(_phrase) > 1:
+        _STARTS[_phrase[0]] = tuple(sorted({*_STARTS.get(_phrase[0], ()), len(_phrase)},
+                                           reverse=True))
 
 
 def _typo_table() -> dict[str, tuple[str, ...]]:
@@ -175,6 +180,7 @@ def _typo_table() -> dict[str, tuple[str, ...]]:
 
 _TYPOS = _typo_table()
 _EXCLUSIVE = EXCLUSIVE + tuple(frozenset(map(_brand, names)) for names in BRANDS.values())
+_GROUPED = frozenset().union(*_EXCLUSIVE)
 
 
 @lru_cache(maxsize=65536)
@@ -192,31 +198,34 @@ def _weight(term: str) -> float:
     return WORD_WEIGHT
 
 
+@lru_cache(maxsize=65536)
+def _read(word: str) -> tuple[str, tuple[str, ...]]:
+    """A word's stem, and its terms when it stands alone (none for a stopword)."""
+    first = stem(word)
+    if len(word) <= 1 or word in STOPWORDS:
+        return first, ()
+    return first, (_PHRASES.get((first,)) or _TYPOS.get(word)
+                   or _TYPOS.get(word[:-1] if word.endswith("s") else "") or (first,))
+
+
 @lru_cache(maxsize=8192)
 def terms(text: str) -> frozenset[str]:
     """What `text` is about: concepts (written "~export"), products ("=hubspot") and the stems
     of other words."""
-    words = _WORD.findall(_fold(text))
-    stems = [stem(w) for w in words]
+    read = [_read(w) for w in _WORD.findall(_fold(text))]
     found: set[str] = set()
-    i, n = 0, len(stems)
+    i, n = 0, len(read)
     while i < n:
-        first, word = stems[i], words[i]
-        if first in _STARTS:  # the longest phrase that starts here, if any
-            for size in range(min(_LONGEST, n - i), 1, -1):
-                concepts = _PHRASES.get(tuple(stems[i:i + size]))
-                if concepts:
-                    found.update(concepts)
-                    i += size
-                    break
-            else:
-                concepts = None
+        first, alone = read[i]
+        for size in _STARTS.get(first, ()):  # the longest phrase that starts here, if any
+            concepts = _PHRASES.get(tuple(r[0] for r in read[i:i + size])) if i + size <= n else None
             if concepts:
-                continue
-        if len(word) > 1 and word not in STOPWORDS:
-            found.update(_PHRASES.get((first,)) or _TYPOS.get(word)
-                         or _TYPOS.get(word[:-1] if word.endswith("s") else "") or (first,))
-        i += 1
+                found.update(concepts)
+                i += size
+                break
+        else:
+            found.update(alone)
+            i += 1
     return frozenset(found)
 
 
@@ -238,7 +247,8 @@ class _Side:
 
     @classmethod
     def of(cls, found: frozenset[str]) -> _Side:
-        groups = tuple((i, found & group) for i, group in enumerate(_EXCLUSIVE) if found & group)
+        groups = (tuple((i, found & group) for i, group in enumerate(_EXCLUSIVE)
+                        if found & group) if found & _GROUPED else ())
         return cls(found, sum(map(_weight, found)), groups)
 
 
