@@ -30,6 +30,7 @@ test-postgres: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/digest.py --write
 	$(BIN)/python bench/ack.py --write
+	$(BIN)/python bench/similar.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL" && \
 	  $(BIN)/python bench/ack.py --write --database-url "$$BENCH_DATABASE_URL"; fi

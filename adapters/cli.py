@@ -91,7 +91,7 @@ async def cmd_db(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_eval(settings: config.Settings, args: argparse.Namespace) -> int:
-    return await eval_command(settings, args.file, discovery=args.discovery,
+    return await eval_command(settings, args.file, discovery=args.discovery, pairs=args.pairs,
                               heuristic=args.heuristic,
                               every_message=args.every_message, mistakes=args.mistakes)
 

@@ -37,6 +37,7 @@ from bot import answers
 from bot import classify as rules
 from bot.classify import Classification
 from bot.model import Request, Where
+from bot.similar import THRESHOLD, similarity
 
 if TYPE_CHECKING:
     from bot.digest import Digest
@@ -85,7 +86,10 @@ class Assistant(ABC):
     @abstractmethod
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
                       limit: int = 3, *, where: Where | None = None) -> list[Similar]:
-        """The candidates (number, text) most like `text`, best first, above a useful bar."""
+        """The candidates (number, text) most like `text`, best first, above a useful bar.
+
+        A request's text is its title and, on the lines below, its problem statement when it
+        is known and worth comparing (`bot.similar.request_text`)."""
 
     async def review_discovery(self, request: Request, answer: str, *,
                                where: Where | None = None) -> Review:
@@ -114,7 +118,9 @@ QUESTIONS: tuple[str, ...] = tuple(
 
 
 class HeuristicAssistant(Assistant):
-    threshold = 0.3
+    # bot.similar's score at which two requests are pointed at as alike (measured on the
+    # labelled pairs: `producer-bot eval --pairs`).
+    threshold = THRESHOLD
 
     async def classify(self, text: str, *, where: Where | None = None) -> Classification:
         return rules.classify(text)
@@ -124,7 +130,7 @@ class HeuristicAssistant(Assistant):
 
     async def similar(self, text: str, candidates: Sequence[tuple[int, str]],
                       limit: int = 3, *, where: Where | None = None) -> list[Similar]:
-        scored = [Similar(n, rules.similarity(text, other)) for n, other in candidates]
+        scored = [Similar(n, similarity(text, other)) for n, other in candidates]
         good = [s for s in scored if s.score >= self.threshold]
         return sorted(good, key=lambda s: (-s.score, s.number))[:limit]
 

@@ -1,5 +1,5 @@
-"""Heuristics that work with no language model: what kind of chat message is this, is an answer
-a solution in disguise, how alike are two requests.
+"""Heuristics that work with no language model: what kind of chat message is this, and is a
+blocker the same one again or gone. (How alike two requests are: bot/similar.py.)
 
 Classification scores cues. Each cue is a phrase people use when they are blocked, asking for
 something or reporting progress, in English and in the other languages teams commonly chat in
@@ -11,6 +11,9 @@ It is deliberately conservative about blockers: a false alarm in a busy channel 
 its welcome, a miss costs one `blocker ...` command. So "blocker" needs a strong cue, and a
 message with only weak blocker cues gets a confidence under `UNSURE` (worth a second opinion
 from a model, when one is configured) and a non-blocker label.
+
+The cue scores are also inputs of a learned model (bot.learned, weights in bot/data/) that
+reads the phrasings no cue was written for; `classify` combines the two (see `combine`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from bot import learned
+from bot.similar import keywords
 
 LABELS = ("blocker", "request", "update", "other")
 
@@ -444,42 +448,6 @@ def _by_rules(text: str, score: dict[str, float]) -> Classification:
     return Classification(label, confidence, **extracted)
 
 
-# ---- lexical similarity -------------------------------------------------------------------
-
-_STOPWORDS = frozenset(
-    "a an the and or but to of in on for with from by at as is are be been it its this that these "
-    "those we our you your they their i me my can could would should will please add new make "
-    "get have has need want able so when what which who how all any some more less into out up "
-    "about than then there here just also via per do does not no yes".split()
-)
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _stem(word: str) -> str:
-    """Just enough stemming to match plurals and verb forms ("invoices", "exporting")."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def keywords(text: str) -> frozenset[str]:
-    words = (w.lower() for w in _WORD.findall(text))
-    return frozenset(_stem(w) for w in words if len(w) > 1 and w not in _STOPWORDS)
-
-
-def similarity(a: str, b: str) -> float:
-    """Jaccard overlap of keyword sets: 0 (nothing shared) to 1 (same words)."""
-    ka, kb = keywords(a), keywords(b)
-    if not ka or not kb:
-        return 0.0
-    return len(ka & kb) / len(ka | kb)
-
-
 # ---- a blocker's life: the same one again, or gone ----------------------------------------
 
 # Words that say a blocker is gone, in the languages above (the rules'-only reading).
@@ -497,10 +465,10 @@ _GONE = _rx(
     r"\bho gaya\b.*\b(?:fix|theek)\b|\bfix ho gaya\b"
 )
 # Words that say how blocked someone is, not what blocks them: left out when comparing.
-_STATUS_WORDS = frozenset(
+_STATUS_WORDS = keywords(
     "still blocked block blocker blocking waiting wait until till can cant cannot again anymore "
     "longer yet today now fixed unblocked green red broken stuck got issue problem pending "
-    "since hours days week stil same one thing stuff".split())
+    "since hours days week stil same one thing stuff")
 
 
 def says_resolved(text: str) -> bool:

@@ -7,7 +7,7 @@ import pytest
 
 from bot.answers import looks_like_solution
 from bot.assistant import HeuristicAssistant, Review
-from bot.classify import UNSURE, classify, similarity
+from bot.classify import UNSURE, classify
 from bot.model import Request, Team
 from bot.usecases.blockers import is_blocker
 from tests.conftest import NOW
@@ -104,11 +104,6 @@ def test_solutions_in_disguise() -> None:
     assert looks_like_solution("we should build a dashboard")
     assert not looks_like_solution("Finance retypes invoice rows by hand, 3 hours a week")
     assert not looks_like_solution("add an export because finance loses hours retyping")
-
-
-def test_similarity_shares_words_not_order() -> None:
-    assert similarity("CSV export of invoices", "invoice CSV export") > 0.6
-    assert similarity("dark mode", "CSV export") == 0.0
 
 
 async def test_the_heuristic_review_and_summary() -> None:

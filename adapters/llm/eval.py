@@ -137,23 +137,30 @@ def format_report(report: EvalReport, show_mistakes: bool = False) -> str:
 
 async def eval_command(settings: object, file: str | None, *, heuristic: bool = False,
                        every_message: bool = False, mistakes: bool = False,
-                       discovery: str | None = None) -> int:
+                       discovery: str | None = None, pairs: str | None = None) -> int:
     """`producer-bot eval`: print the report; its last line is `accuracy: 0.NN` (or, for
-    `--discovery`, the share of real problem statements wrongly pushed back)."""
+    `--discovery`, the share of real problem statements wrongly pushed back; for `--pairs`,
+    precision and recall of "same")."""
     from adapters.llm import open_assistant
     from adapters.llm.eval_discovery import format_discovery, run_discovery_eval
+    from adapters.llm.eval_pairs import format_pairs, run_pairs_eval
 
-    if not file and not discovery:
-        raise ValueError("give a FILE of labelled messages, or --discovery FILE of answers")
+    if not file and not discovery and not pairs:
+        raise ValueError("give a FILE of labelled messages, --discovery FILE of answers or "
+                         "--pairs FILE of request pairs")
     async with open_assistant(settings, heuristic_only=heuristic,
                               every_message=every_message) as assistant:
+        reports = []
         if file:
-            print(format_report(await run_eval(file, assistant), show_mistakes=mistakes))
+            reports.append(format_report(await run_eval(file, assistant),
+                                         show_mistakes=mistakes))
         if discovery:
-            if file:
-                print()
-            print(format_discovery(await run_discovery_eval(discovery, assistant),
-                                   show_mistakes=mistakes))
+            reports.append(format_discovery(await run_discovery_eval(discovery, assistant),
+                                            show_mistakes=mistakes))
+        if pairs:
+            reports.append(format_pairs(await run_pairs_eval(pairs, assistant),
+                                        show_mistakes=mistakes))
+        print("\n\n".join(reports))
     return 0
 
 
@@ -163,6 +170,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discovery", metavar="FILE",
                         help='discovery answers: {"request": ..., "answer": ..., '
                              '"label": "problem|solution|dodge"} per line')
+    parser.add_argument("--pairs", metavar="FILE",
+                        help='request pairs: {"a": {"title": ..., "problem": ...}, "b": {...}, '
+                             '"label": "same|different"} per line')
     parser.add_argument("--heuristic", action="store_true",
                         help="measure the heuristic alone, even when a model is configured")
     parser.add_argument("--every-message", action="store_true",
@@ -182,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(eval_command(config.load(), args.file, heuristic=args.heuristic,
                                         every_message=args.every_message,
-                                        mistakes=args.mistakes, discovery=args.discovery))
+                                        mistakes=args.mistakes, discovery=args.discovery,
+                                        pairs=args.pairs))
     except (ValueError, config.ConfigError) as exc:
         print(f"producer-bot eval: {exc}", file=sys.stderr)
         return 2

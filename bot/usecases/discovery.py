@@ -16,6 +16,7 @@ from bot.model import (
     Section,
     Where,
 )
+from bot.similar import request_text
 from bot.text import MAX_TEXT, MAX_TITLE, clean, mention, one_line
 from bot.turn import Command, Turn
 from bot.views import plural, request_sections, review_actions
@@ -122,10 +123,19 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None) 
     producers = await turn.producers()
     note = "" if producers else (
         f" (Nobody is a producer here yet: {turn.usage('role @someone producer')} fixes that.)")
+    # With the problem stated, requests alike in what they solve show up even when their titles
+    # differ; the ones pointed at when it was filed (by title) are not named again.
+    others = [r for r in await turn.uow.requests.list(turn.team, states=OPEN_REQUEST_STATES)
+              if r.number != request.number and _visible(turn, r)]
+    shown = {r.number for r in await _similar_to(
+        turn, request, [r for r in others if r.number < request.number], with_problem=False)}
+    similar = [r for r in await _similar_to(turn, request, others, with_problem=True)
+               if r.number not in shown]
+    hint = (_similar_hint(request.number, similar),) if similar else ()
     await turn.reply(
         f"Thanks, request #{request.number} is ready for review. A producer will accept or "
         f"decline it and I'll tell you either way.{note}",
-        sections=request_sections(request), where=discovery_place(turn, request),
+        sections=request_sections(request) + hint, where=discovery_place(turn, request),
         thread_key=thread_key)
     for producer in producers:
         if producer == turn.user:
@@ -133,6 +143,35 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None) 
         await turn.tell(producer, f"Request #{request.number} is ready for your review: "
                         f"{one_line(request.title, 100)}",
                         sections=request_sections(request), actions=review_actions(request))
+
+
+def _visible(turn: Turn, other: Request) -> bool:
+    """May `other` be named where this turn answers? Private requests only in a 1:1 chat, to
+    their requester or a producer."""
+    direct = turn.msg.direct
+    return other.shown_to(turn.user if direct else None, direct and turn.is_producer)
+
+
+async def _similar_to(turn: Turn, request: Request, candidates: list[Request], *,
+                      with_problem: bool) -> list[Request]:
+    """The candidates most like `request`: by title, or (`with_problem`) by title and problem
+    statement, wherever both sides have one."""
+    def text(r: Request) -> str:
+        return request_text(r.title, r.problem if with_problem else None)
+
+    if not candidates:
+        return []
+    by_number = {r.number: r for r in candidates}
+    found = await turn.assistant.similar(text(request), [(r.number, text(r)) for r in candidates],
+                                         where=turn.msg.where)
+    return [by_number[s.number] for s in found if s.number in by_number]
+
+
+def _similar_hint(number: int, similar: list[Request]) -> Section:
+    """The hint naming requests like #`number`, at filing and when its discovery is over."""
+    lines = [f"• #{r.number} {one_line(r.title, 80)} ({r.state.value})" for r in similar]
+    return Section("\n".join(lines) + f"\nIf one of these is the same thing, `withdraw {number}` "
+                   "and add your voice there.", title=plural(len(similar), "similar request"))
 
 
 async def withdraw(turn: Turn, request: Request) -> None:
@@ -166,20 +205,9 @@ async def cmd_request(turn: Turn, args: str) -> None:
     await turn.uow.requests.add(request)
     await turn.becomes(Role.STAKEHOLDER)
     # Titles against titles: at filing time the title is all we have of the new request.
-    # The hint is read where the request was filed: private requests only in a 1:1 chat, to
-    # their requester or a producer.
-    viewer = turn.user if msg.direct else None
-    open_requests = [r for r in open_requests if r.shown_to(viewer, msg.direct and turn.is_producer)]
-    candidates = [(r.number, r.title) for r in open_requests]
-    similar = await turn.assistant.similar(title, candidates, where=msg.where)
-    by_number = {r.number: r for r in open_requests}
-    sections = []
-    if similar:
-        lines = [f"• #{s.number} {one_line(by_number[s.number].title, 80)} "
-                 f"({by_number[s.number].state.value})" for s in similar]
-        sections.append(Section(
-            "\n".join(lines) + f"\nIf one of these is the same thing, `withdraw {number}` "
-            "and add your voice there.", title=plural(len(similar), "similar request")))
+    open_requests = [r for r in open_requests if _visible(turn, r)]
+    similar = await _similar_to(turn, request, open_requests, with_problem=False)
+    sections = [_similar_hint(number, similar)] if similar else []
     # Nothing is left hanging without a word: a request of theirs still waiting for its
     # problem statement is named, with the way to drop it.
     unfinished = [r for r in open_requests

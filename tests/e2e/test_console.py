@@ -130,3 +130,19 @@ def test_a_team_trusting_the_bot_through_the_console(tmp_path: Path) -> None:
     assert "@ann now takes part in standups" in out
     assert "open 1m, resolved by @erin: ops renewed it" in out  # the digest: how long it was open
     assert "@you" not in out  # the console's own starting user, never spoken as, is nobody
+
+
+def test_a_request_alike_in_its_problem_is_named_when_its_discovery_is_over(
+        tmp_path: Path) -> None:
+    problem = "Finance retypes every invoice into a spreadsheet by hand, three hours each Friday"
+    answers = f"{problem}\nthe finance team\nby hand\nclose the month in a day\n"
+    script = (f":as sam stakeholder\nrequest Month-end close takes too long\n{answers}"
+              f":as erin stakeholder\nrequest Faster reconciliation for finance\n{answers}")
+    result = run_console(tmp_path, script, "--user", "pat")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    filed = out[out.index("Request #2 from"):out.index("Who has this problem?", out.index(
+        "Request #2 from"))]
+    assert "similar request" not in filed  # the titles share nothing
+    done = out[out.index("request #2 is ready for review"):]
+    assert "1 similar request" in done and "#1 Month-end close takes too long" in done

@@ -27,6 +27,7 @@ from bot.model import RequestState, Role, Schedule, Team, Where
 from bot.ports import UnitOfWork
 from bot.relay import Relay
 from bot.scheduling import Scheduler
+from bot.similar import similarity
 from storage.db import Database
 from tests.conftest import NOW, Harness
 from tests.llm.test_through_the_core import the_request
@@ -140,8 +141,8 @@ async def a_request_form(chat: Chat) -> None:
 
 async def a_request_like_an_open_one(chat: Chat) -> None:
     await chat.h.say("sam", "request Dark mode")
-    assert rules.similarity("Night theme for the dashboard", "Dark mode") == 0
-    sent = await chat.h.say("sam", "request Night theme for the dashboard")
+    assert similarity("Easier on the eyes after sunset", "Dark mode") == 0
+    sent = await chat.h.say("sam", "request Easier on the eyes after sunset")
     assert "1 similar request" in [s.title for s in sent[0].sections]
     assert sent[0].sections[0].text.startswith("• #1 Dark mode")
 

@@ -257,7 +257,7 @@ async def test_similar_uses_embeddings_across_languages(fake_openai: FakeOpenAI,
     assistant = make_assistant(embedding_model="test-embed")
     candidates = [(1, "Exportar facturas a Excel"), (2, "Dark mode"), (3, "SSO with Okta")]
     found = await assistant.similar("CSV of invoices", candidates, where=PLACE)
-    assert [s.number for s in found] == [1]  # the lexical measure shares no word with it
+    assert [s.number for s in found] == [1]  # by meaning, not by words
     # Titles are embedded once and remembered.
     await assistant.similar("invoice PDF", candidates, where=PLACE)
     assert fake_openai.embedding_requests[1]["input"] == ["invoice PDF"]

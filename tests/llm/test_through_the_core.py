@@ -19,8 +19,9 @@ from bot.relay import Relay
 from storage.db import Database
 from tests.conftest import Harness, flatten
 from tests.llm.conftest import MakeAssistant
-from tests.llm.fake_openai import FakeOpenAI, answer, hang, status
+from tests.llm.fake_openai import FakeOpenAI, answer, embeddings, hang, status
 from tests.llm.test_openai_assistant import UNSURE
+from tests.test_similar import PROBLEM, discover
 
 CHANNEL = Where("console", "acme", "C1")
 
@@ -145,3 +146,23 @@ async def test_a_discovery_answer_cannot_accept_its_own_request(
     assert request.state == RequestState.READY_FOR_REVIEW and request.decided_by is None
     assert "accepted" not in reply.lower()
     assert "Who has this problem" in reply
+
+
+async def test_embeddings_read_the_problem_once_discovery_is_over(
+        chat_with, fake_openai: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
+    titles = ["Month-end close takes too long", "Faster reconciliation for finance"]
+
+    def vector(text: str) -> list[float]:
+        if "\n" in text:  # title and problem: these two share their problem
+            return [1.0, 0.0, 0.0] if "retypes" in text else [0.0, 0.0, 1.0]
+        return [0.0, 1.0, 0.0] if text == titles[0] else [0.0, 0.0, 1.0]
+
+    fake_openai.embedding_reply = embeddings(vector)
+    # No chat answers: the rules judge the discovery answers; embeddings still answer.
+    h = await chat_with(embedding_model="test-embed", failures_before_pause=1000)
+    await discover(h, titles[0], PROBLEM)
+    filed, done = await discover(h, titles[1], PROBLEM)
+    assert "similar request" not in filed
+    assert "1 similar request" in done and f"#1 {titles[0]}" in done
+    embedded = [text for body in fake_openai.embedding_requests for text in body["input"]]
+    assert f"{titles[1]}\n{PROBLEM}" in "\n".join(embedded)
