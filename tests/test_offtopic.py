@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import RequestState, Role
+from bot.model import RequestState, Role, Where
 from bot.offtopic import off_topic
 from bot.usecases.discovery import PENDING
 from tests.conftest import Harness
@@ -243,3 +243,22 @@ async def test_a_submitted_form_applies_only_what_changed(chat: Harness) -> None
 async def test_help_lists_edit(chat: Harness) -> None:
     await chat.set_role("sam", Role.STAKEHOLDER)
     assert "edit <n> <field> <new answer>" in await chat.reply_text("sam", "help")
+
+
+async def test_a_typed_answer_starting_with_the_word_edit_is_kept(chat: Harness) -> None:
+    await _to_who(chat)
+    await chat.say("sam", "editors on the marketing team")  # not the command word
+    await chat.say("sam", "edit the sheet by hand, then email it round")
+    assert (await the_request(chat)).answers["coping"] == "edit the sheet by hand, then email it round"
+
+
+async def test_an_edit_said_elsewhere_is_answered_where_it_was_said(chat: Harness) -> None:
+    await chat.say("sam", "request CSV export")
+    elsewhere = Where(chat.team.platform, chat.team.tenant, "pat-and-bot")
+    await chat.set_role("sam", Role.PRODUCER)  # sam may edit from anywhere, as a producer
+    outs = await chat.say("sam", "edit 1 problem Finance retypes rows every Friday",
+                          where=elsewhere)
+    assert outs and all(o.where.channel == "pat-and-bot" for o in outs if not o.to_user)
+    assert any("Who has this problem?" in o.text for o in outs)
+    r = await the_request(chat)
+    assert r.discovery_step == 1 and r.state == RequestState.READY_FOR_REVIEW

@@ -121,18 +121,20 @@ async def answer(turn: Turn, request: Request, text: str | None = None,
     await go_on(turn, request, review.next_question if review else None)
 
 
-async def go_on(turn: Turn, request: Request, asked: str | None = None) -> None:
+async def go_on(turn: Turn, request: Request, asked: str | None = None,
+                where: Where | None = None) -> None:
     """After a question was answered (or skipped): the next question (`asked`: in the model's
-    words), or the end of discovery. A message held back as maybe-not-an-answer was about the
-    question just settled, so it is dropped: the plain answer that came later supersedes it."""
+    words), or the end of discovery; in the discovery's place unless `where` says otherwise. A
+    message held back as maybe-not-an-answer was about the question just settled, so it is
+    dropped: the plain answer that came later supersedes it."""
     request.answers.pop(PENDING, None)
     await turn.save(request)
     following = request.current_question
     if following is not None:
         await turn.reply(f"Thanks. {asked or following.text} (or `skip`)",
-                         where=discovery_place(turn, request))
+                         where=where or discovery_place(turn, request))
         return
-    await finished(turn, request)
+    await finished(turn, request, where=where)
 
 
 # ---- a message that may not be an answer ------------------------------------------------------
@@ -172,7 +174,8 @@ async def _hold(turn: Turn, request: Request, question: DiscoveryQuestion, text:
                      where=discovery_place(turn, request))
 
 
-async def finished(turn: Turn, request: Request, thread_key: str | None = None) -> None:
+async def finished(turn: Turn, request: Request, thread_key: str | None = None,
+                   where: Where | None = None) -> None:
     """Discovery is over: the requester hears what happens next, the producers get the review.
     `thread_key`: answer in the thread of the message sent under that key (a form filed at the
     top of a channel)."""
@@ -183,7 +186,7 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None) 
         f"Thanks, request #{request.number} is ready for review. A producer will accept or "
         f"decline it and I'll tell you either way.{note}",
         sections=request_sections(request), actions=(edit_action(request),),
-        where=discovery_place(turn, request), thread_key=thread_key)
+        where=where or discovery_place(turn, request), thread_key=thread_key)
     for producer in producers:
         if producer == turn.user:
             continue

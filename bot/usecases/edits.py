@@ -7,8 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 from bot.model import DISCOVERY_QUESTIONS, READY, Request, RequestState, Role, Team
-from bot.ports import UnitOfWork
-from bot.text import MAX_TEXT, clean, mention, one_line
+from bot.ports import UnitOfWork, reply_place
+from bot.text import MAX_TEXT, clean, mention, one_line, parse_number
 from bot.turn import Command, Turn
 from bot.usecases import discovery
 from bot.views import edit_action, request_sections, review_actions
@@ -63,6 +63,12 @@ async def form_for(uow: UnitOfWork, team: Team, user: str,
 
 
 async def cmd_edit(turn: Turn, args: str) -> None:
+    words = args.split(None, 1)
+    if not words or parse_number(words[0]) is None:
+        request = await discovery.discovery_for(turn)
+        if request is not None:  # in a 1:1 discovery, "edit ..." may be someone's answer
+            await discovery.answer(turn, request)
+            return
     parsed = await turn.number_arg(args, "edit <number> <field> <new answer>")
     if parsed is None:
         return
@@ -150,9 +156,13 @@ async def apply(turn: Turn, request: Request, changes: dict[str, str]) -> None:
                  f"To clear it: {fix}.")
     elif was_unclear and "problem" in changes:
         text += "\nThe problem is clear now: the *problem unclear* mark is gone."
-    await turn.reply(text, where=discovery.discovery_place(turn, request))
+    # In the request's own conversation the discovery goes on there; said anywhere else (a
+    # producer's 1:1 chat, another channel), the answer and what follows come in place.
+    here = turn.msg.direct == request.discovery_direct and turn.msg.where.channel == request.channel
+    place = discovery.discovery_place(turn, request) if here else None
+    await turn.reply(text, where=place)
     if answered_now:
-        await discovery.go_on(turn, request)
+        await discovery.go_on(turn, request, where=place or reply_place(turn.msg))
     else:
         await turn.save(request)
     if reviewed:
