@@ -66,9 +66,9 @@ _TEAM_TOPIC = _rx(
     r"pull request|\bpr\b|merge (?:window|request)|hotfix|the wifi|vpn)\b"
 )
 # An engineer's blocker: blocked or stuck, on something of the team's own tools.
-_BLOCKED = _rx(r"^(?:(?:i'?m|i am|we'?re|we are|still|currently|now|also|and)\s+)*"
-               r"(?:\w+\s+)?(?:blocked|stuck)\b|\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?"
-               r"(?:blocked|stuck)\b")
+_BLOCKED = _rx(r"^(?:(?:i'?m|i am|we'?re|we are|still|currently|now|also|and|totally|completely|"
+               r"kinda|really|so|again)\s+)*(?:blocked|stuck)\b|"
+               r"\b(?:i'?m|i am|we'?re|we are)\s+(?:\w+\s+)?(?:blocked|stuck)\b")
 _DEV_THING = _rx(
     r"\b(?:creds|credentials|api keys?|access to (?:the )?(?:repo|staging|prod|bucket|db|"
     r"database|cluster|vpn|console)|staging|prod|production|vpn|ci|pipeline|the build|"
@@ -80,8 +80,17 @@ _DEV_THING = _rx(
 _STATUS = _rx(
     r"^(?:(?:just|finally|ok|so|fyi|update|status|i|we|i'?ve|we'?ve|i have|we have|also)[\s,:]+)*"
     r"(?:merged|deployed|shipped|pushed|released|rolled (?:out|back)|reverted|fixed|finished|"
-    r"wrapped up|landed|rebased|redeployed|cut the release|tagged)\b"
+    r"wrapped up|landed|rebased|redeployed|cut the release|tagged)"
+    # ... something in particular: "merged the PR", "deployed 2.4"; "fixed bugs reach ..." is
+    # an adjective, not news.
+    r"\s+(?:the|a|an|my|our|it|this|that|v?\d|#|to|up|out|back|in|from|on)\b"
 )
+# What happens again and again, or by hand, is a problem being described ("we're stuck
+# waiting on ops for an environment every time", "ops fixes the data by hand each morning"),
+# never one engineer's news of today.
+_RECURRING = _rx(r"\b(?:every|always|each|whenever|usually|often|regularly|routinely|typically|"
+                 r"constantly|again and again|per (?:week|month|day)|weeks?|months?|days|hours|"
+                 r"times|by hand|manually)\b")
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+\S)")
 
 
@@ -113,8 +122,10 @@ def off_topic(text: str) -> str | None:
         return "question"
     if aside and (asked or _TEAM_TOPIC.search(rest)):
         return "elsewhere"  # "btw when is the next release", with or without its "?"
-    if _BLOCKED.search(rest) and _DEV_THING.search(rest):
+    if _RECURRING.search(rest) or not _DEV_THING.search(rest):
+        return None
+    if _BLOCKED.search(rest):
         return "blocker"
-    if _STATUS.match(rest) and _DEV_THING.search(rest):
+    if _STATUS.match(rest):
         return "update"
     return None

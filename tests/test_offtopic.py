@@ -23,10 +23,9 @@ def _rows(name: str) -> list[dict[str, str]]:
 def test_the_labelled_set_is_big_enough_to_mean_something() -> None:
     rows = _rows("discovery_offtopic.jsonl")
     answers = [r for r in rows if r["label"] == "answer"]
-    assert {q: sum(r["question"] == q for r in answers)
-            for q in ("problem", "who", "coping", "success")} == dict.fromkeys(
-                ("problem", "who", "coping", "success"), 80)
-    assert sum(r["label"] == "offtopic" for r in rows) == 60
+    for question in ("problem", "who", "coping", "success"):
+        assert sum(r["question"] == question for r in answers) >= 80, question
+    assert sum(r["label"] == "offtopic" for r in rows) >= 60
 
 
 def test_no_real_answer_is_bounced_and_most_off_topic_messages_are_caught() -> None:
@@ -47,7 +46,10 @@ def test_why_a_message_is_no_answer(text: str, why: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["finance", "the support team?", "well, spreadsheets",
-                                  "hi! the support team mostly", "everyone", "", "   "])
+                                  "hi! the support team mostly", "everyone", "", "   ",
+                                  "engineers blocked on code review",
+                                  "fixed bugs reach production the same day",
+                                  "we're stuck waiting on ops for a staging environment every time"])
 def test_short_and_hedged_answers_pass(text: str) -> None:
     assert off_topic(text) is None
 
@@ -262,3 +264,12 @@ async def test_an_edit_said_elsewhere_is_answered_where_it_was_said(chat: Harnes
     assert any("Who has this problem?" in o.text for o in outs)
     r = await the_request(chat)
     assert r.discovery_step == 1 and r.state == RequestState.READY_FOR_REVIEW
+
+
+async def test_an_edited_held_message_is_stored_as_edited(chat: Harness) -> None:
+    await _to_who(chat)
+    outs = await chat.say("sam", "lol", message_id="m-lol")
+    await chat.say("sam", "lol, the finance team", message_id="m-lol", kind="edit")
+    await chat.say("sam", _button(outs, "Yes"), kind="click")
+    r = await the_request(chat)
+    assert r.answers["who"] == "lol, the finance team" and r.answer_messages["who"] == "m-lol"
