@@ -48,6 +48,12 @@ def outgoing_from_dict(data: dict[str, Any]) -> Outgoing:
     data["where"] = Where(**_known(data["where"], _WHERE_FIELDS))
     data["sections"] = tuple(Section(**_known(s, _SECTION_FIELDS))
                              for s in data.get("sections", ()))
-    data["actions"] = tuple(Action(**_known(a, _ACTION_FIELDS))
-                            for a in data.get("actions", ()))
+    data["actions"] = tuple(_action(a) for a in data.get("actions", ()))
     return Outgoing(**data)
+
+
+def _action(data: dict[str, Any]) -> Action:
+    data = _known(data, _ACTION_FIELDS)
+    # JSON has no tuples: a form's inputs come back as lists.
+    data["form"] = tuple(tuple(field) for field in data.get("form", ()))
+    return Action(**data)

@@ -383,6 +383,9 @@ class Action:
     command: str
     style: str | None = None  # "primary" | "danger"
     needs_reason: bool = False  # ask the user for a line of text first; appended to the command
+    # A form to fill first, prefilled: (field, label, current value) per input. Submitted, it
+    # arrives as the command with `InboundMessage.form` holding the fields.
+    form: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

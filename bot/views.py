@@ -93,6 +93,12 @@ def review_actions(r: Request) -> tuple[Action, ...]:
     )
 
 
+def edit_action(r: Request) -> Action:
+    """The Edit button of a request's discovery summary: a form with its answers prefilled."""
+    return Action("Edit answers", f"edit {r.number}", form=tuple(
+        (q.field, q.text, r.answers.get(q.field, "")) for q in DISCOVERY_QUESTIONS))
+
+
 def delivery_actions(r: Request) -> tuple[Action, ...]:
     return (
         Action("It solved my problem", f"solved {r.number}", style="primary"),

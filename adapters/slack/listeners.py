@@ -19,16 +19,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import translate
 from adapters.slack.commands import SLASH_COMMANDS
 from adapters.slack.directory import Directory
-from adapters.slack.render import reason_modal, request_modal
+from adapters.slack.render import form_modal, reason_modal, request_modal
 from adapters.slack.sender import without_retries
 from bot.model import InboundMessage
 from bot.relay import Relay
+from bot.text import parse_number
+from bot.usecases import edits
 
 log = logging.getLogger(__name__)
 
 # Opening a modal is the one Web API call made before an ack: bounded well under Slack's 3 s
 # (and the trigger id's), and made without slack_sdk's retries, which would sleep out a 429.
 BEFORE_ACK_SECONDS = 2.0
+# A form prefilled from the database reads it first, within what is left of the 3 s.
+READ_SECONDS = 0.5
 
 
 async def open_modal(client: AsyncWebClient, trigger_id: Any, view: Any) -> bool:
@@ -116,6 +120,45 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
                                 reason_modal(command, label, metadata)):
             # No form: the command without its reason, which the core answers with its usage.
             await receive_click(msg, place.home)
+        await ack()
+
+    async def edit_form(msg: InboundMessage) -> tuple[tuple[str, str, str], ...] | None:
+        """The Edit form's fields as they are now, read within the ack's budget; None: the click
+        goes to the core instead (not allowed, not editable, or the database was slow)."""
+        words = msg.text.split()
+        number = parse_number(words[1]) if len(words) == 2 and words[0] == "edit" else None
+        if number is None:
+            return None
+        try:
+            return await asyncio.wait_for(relay.perform(
+                lambda uow: edits.form_for(uow, msg.where.team, msg.user, number)), READ_SECONDS)
+        except Exception as exc:  # slow or unreachable: the core answers the click instead
+            log.warning("slack: could not read the form in time (%s: %s)", type(exc).__name__, exc)
+            return None
+
+    @app.action(re.compile(r"^form:\d+$"))
+    async def on_form_button(ack: Any, body: dict[str, Any], action: dict[str, Any],
+                             client: AsyncWebClient) -> None:
+        command = str(action.get("value") or "")
+        msg = translate.button_click(body, command)  # checks the payload before anything else
+        place = translate.click_place(body)
+        metadata = {"channel": place.channel, "thread": place.thread, "message": place.message,
+                    "direct": place.direct, "home": place.home}
+        fields = await edit_form(msg)
+        title = (action.get("text") or {}).get("text") or "Edit"
+        if fields is None or not await open_modal(client, body.get("trigger_id"),
+                                                  form_modal(command, title, fields, metadata)):
+            # No form: the bare command, which the core answers (the current answers and the
+            # usage, or why not).
+            await receive_click(msg, place.home)
+        await ack()
+
+    @app.view("form")
+    async def on_form(ack: Any, body: dict[str, Any]) -> None:
+        metadata, values = translate.view_submission(body)
+        command = str(metadata.get("command") or "")
+        await receive_click(translate.submitted(body, metadata, text=command, form=values),
+                            metadata.get("home") is True)
         await ack()
 
     @app.view("reason")

@@ -61,8 +61,9 @@ def _chunks(text: str, limit: int = MAX_SECTION) -> list[str]:
     return pieces or [""]
 
 
-def action_id(index: int, needs_reason: bool) -> str:
-    return f"{'reason' if needs_reason else 'cmd'}:{index}"
+def action_id(index: int, needs_reason: bool, form: bool = False) -> str:
+    """`cmd:0` runs its command; `reason:0` asks for a reason first, `form:0` for a form."""
+    return f"{'form' if form else 'reason' if needs_reason else 'cmd'}:{index}"
 
 
 def blocks_for(out: Outgoing, max_blocks: int = MAX_BLOCKS) -> list[Block]:
@@ -72,7 +73,7 @@ def blocks_for(out: Outgoing, max_blocks: int = MAX_BLOCKS) -> list[Block]:
         text = escape((f"*{section.title}*\n" if section.title else "") + section.text)
         body += [SectionBlock(text=chunk) for chunk in _chunks(text)]
     buttons = [
-        ButtonElement(text=a.label[:75], action_id=action_id(i, a.needs_reason),
+        ButtonElement(text=a.label[:75], action_id=action_id(i, a.needs_reason, bool(a.form)),
                       value=a.command[:2000], style=a.style if a.style in ("primary", "danger") else None)
         for i, a in enumerate(out.actions[:MAX_BUTTONS])
     ]
@@ -119,3 +120,14 @@ def request_modal(metadata: dict[str, Any]) -> View:
                              multiline=True, max_length=2000))
     return View(type="modal", callback_id="request_form", title="New request", submit="File it",
                 close="Cancel", private_metadata=json.dumps(metadata), blocks=fields)
+
+
+def form_modal(command: str, title: str, fields: tuple[tuple[str, str, str], ...],
+               metadata: dict[str, Any]) -> View:
+    """A prefilled form an action needs (Edit answers); submitted, it runs `command` with the
+    fields. Emptied fields are optional: the core keeps the answer it had."""
+    blocks = [_input(field, label[:2000], optional=True, multiline=True, max_length=2000,
+                     initial=value[:2000] or None) for field, label, value in fields]
+    return View(type="modal", callback_id="form", title=title[:24], submit="Save", close="Cancel",
+                private_metadata=json.dumps({**metadata, "command": command}),
+                blocks=blocks[:MAX_VIEW_BLOCKS])

@@ -152,7 +152,7 @@ class TeamsHandler(TeamsActivityHandler):
         except translate.BadActivity as exc:
             return _invoke_error(400, str(exc))
         await self.relay.receive(msg)  # a resent invoke is a duplicate here, and answered the same
-        if msg.form:
+        if msg.form and msg.command == "request":
             return InvokeResponse(status=200, body={
                 "statusCode": 200, "type": cards.CONTENT_TYPE,
                 "value": cards.filed_card(msg.form["title"])})

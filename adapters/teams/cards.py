@@ -121,6 +121,8 @@ def _style(action: Action) -> str:
 def action_element(action: Action, index: int) -> dict[str, Any]:
     title = _cut(action.label, 60)
     command = action.command[:300]
+    if action.form:
+        return _form_action(action, title, command)
     if not action.needs_reason:
         return {"type": "Action.Execute", "title": title, "verb": VERB,
                 "data": {"command": command}, "style": _style(action)}
@@ -133,6 +135,23 @@ def action_element(action: Action, index: int) -> dict[str, Any]:
                   "errorMessage": "Please give a reason."}],
         "actions": [{"type": "Action.Execute", "title": "Send", "verb": VERB, "style": _style(action),
                      "data": {"command": command, "input": field}}],
+    }}
+
+
+# A prefilled form's inputs are named `form_<field>`; the submit's data says to read them.
+FORM_INPUT = "form_"
+FORM_SUBMIT = "fields"
+
+
+def _form_action(action: Action, title: str, command: str) -> dict[str, Any]:
+    """An action that needs a form first (Edit answers): an inline card of prefilled inputs."""
+    body = [{"type": "Input.Text", "id": f"{FORM_INPUT}{field}", "label": label,
+             "value": value[:2000], "isMultiline": True, "maxLength": 2000}
+            for field, label, value in action.form]
+    return {"type": "Action.ShowCard", "title": title, "card": {
+        "type": "AdaptiveCard", "body": body,
+        "actions": [{"type": "Action.Execute", "title": "Save", "verb": VERB,
+                     "style": "positive", "data": {"command": command, "form": FORM_SUBMIT}}],
     }}
 
 

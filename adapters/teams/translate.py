@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.teams.cards import FORM_INPUT, FORM_SUBMIT
 from bot.model import DISCOVERY_QUESTIONS, InboundMessage, Where
 from bot.text import clean
 
@@ -44,6 +45,7 @@ GROUP_THREAD = "chat:"
 CARD_THREAD = "card:"
 FORM_FIELDS = ("title",) + tuple(q.field for q in DISCOVERY_QUESTIONS)
 _REASON_INPUT = re.compile(r"^reason_\d{1,2}$")
+_FORM_INPUT = re.compile(rf"^{FORM_INPUT}([a-z]{{1,32}})$")
 
 
 class BadActivity(ValueError):
@@ -387,10 +389,23 @@ def card_action(activity: Mapping[str, Any], tenant: str) -> InboundMessage:
         if not isinstance(reason, str) or not reason.strip():
             raise BadActivity("Please give a reason.")
         text = f"{text} {reason.strip()[:MAX_FORM_FIELD]}"
+    form = _fields(data) if data.get("form") == FORM_SUBMIT else None
     card = _opt_str(activity.get("replyToId"), MAX_ACTIVITY_ID)
     home = _home_thread(src)
     thread = CardThread(card, src.root, text.split("\n")[0][:80]).encode() if card else home
-    return _received(src, thread, text, addressed=True, kind="click")
+    return _received(src, thread, text, addressed=True, kind="click", form=form)
+
+
+def _fields(data: Mapping[str, Any]) -> dict[str, str]:
+    """The inputs of a prefilled form (Edit answers), by field: the core reads the ones it knows."""
+    form: dict[str, str] = {}
+    for key, value in data.items():
+        match = _FORM_INPUT.match(key) if isinstance(key, str) else None
+        if match and value is not None:
+            if not isinstance(value, str):
+                raise BadActivity(f"The form's {match.group(1)} field is not text.")
+            form[match.group(1)] = value.strip()[:MAX_FORM_FIELD]
+    return form
 
 
 def _request_form(src: Source, data: Mapping[str, Any]) -> InboundMessage:

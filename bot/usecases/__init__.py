@@ -3,6 +3,8 @@
 
     blockers.py   blocker, blockers, resolve, dismiss; blockers noticed in plain chat
     discovery.py  request (filing) and its discovery questions
+    confirm.py    the Yes/No to "is that your answer?" (a message that looked off-topic)
+    edits.py      edit: correcting a discovery answer before the decision
     requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
@@ -16,12 +18,13 @@
 from __future__ import annotations
 
 from bot.turn import Command
-from bot.usecases import blockers, discovery, overview, requests, standups, team
+from bot.usecases import blockers, confirm, discovery, edits, overview, requests, standups, team
 
 # The groups of `help`, in order; within a group, commands keep their modules' order.
 GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help")
 
 COMMANDS: tuple[Command, ...] = tuple(sorted(
-    (*blockers.COMMANDS, *discovery.COMMANDS, *requests.COMMANDS, *standups.COMMANDS,
+    (*blockers.COMMANDS, *discovery.COMMANDS, *edits.COMMANDS, *confirm.COMMANDS,
+     *requests.COMMANDS, *standups.COMMANDS,
      *overview.COMMANDS, *team.COMMANDS),
     key=lambda command: GROUPS.index(command.group)))

@@ -4,11 +4,13 @@ Edits and deletions of any other message are none of the bot's business."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from bot.model import DISCOVERY_QUESTIONS, OPEN_REQUEST_STATES, Action, Blocker, BlockerEvent, Request
 from bot.text import MAX_TEXT, one_line
 from bot.turn import Turn
+from bot.usecases import discovery
 
 # An edited `blocker <text>` keeps its command word; the blocker is the rest.
 _COMMAND_WORD = re.compile(r"^/?blocker\s+", re.IGNORECASE)
@@ -60,6 +62,8 @@ async def _edited(turn: Turn) -> None:
             await turn.reply(f"Updated blocker #{blocker.number} to your edited words.",
                              private=True)
         return
+    if await _held(turn, text):
+        return
     answered = await _answered(turn)
     if answered is not None:
         request, field = answered
@@ -68,6 +72,24 @@ async def _edited(turn: Turn) -> None:
             await turn.save(request)
             await turn.reply(f"Updated your answer to “{_question(field)}” on request "
                              f"#{request.number}.", private=True)
+
+
+async def _held(turn: Turn, text: str) -> bool:
+    """An edit of a message held back as maybe-not-an-answer (discovery.PENDING): its Yes
+    stores the edited words. True: it was one."""
+    if not turn.msg.message_id:
+        return False
+    for request in await turn.uow.requests.list(turn.team, states=OPEN_REQUEST_STATES,
+                                                requester=turn.user):
+        held = discovery.pending_of(request)
+        if held and held.get("message") == turn.msg.message_id:
+            held["text"] = text[:MAX_TEXT]
+            request.answers[discovery.PENDING] = json.dumps(held)
+            await turn.save(request)
+            await turn.reply("Noted your edit: if that message is your answer, Yes stores it as "
+                             "it reads now.", private=True)
+            return True
+    return False
 
 
 async def _deleted(turn: Turn) -> None:

@@ -4,12 +4,17 @@ that is a solution in disguise gets one polite follow-up; similar requests are p
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from bot import offtopic
 from bot.model import (
     DISCOVERY_QUESTIONS,
     OPEN_REQUEST_STATES,
     READY,
     WITHDRAW,
     Action,
+    DiscoveryQuestion,
     Request,
     RequestState,
     Role,
@@ -19,7 +24,7 @@ from bot.model import (
 from bot.similar import request_text
 from bot.text import MAX_TEXT, MAX_TITLE, clean, mention, one_line
 from bot.turn import Command, Turn
-from bot.views import plural, request_sections, review_actions
+from bot.views import edit_action, plural, request_sections, review_actions
 
 SOLUTION_FOLLOWUP = (
     "That sounds like a solution, which is useful, and I've noted it. What problem would it "
@@ -61,11 +66,14 @@ async def discovery_for(turn: Turn) -> Request | None:
     return None
 
 
-async def answer(turn: Turn, request: Request) -> None:
-    """One answer to the request's current discovery question."""
+async def answer(turn: Turn, request: Request, text: str | None = None,
+                 message_id: str | None = None, confirmed: bool = False) -> None:
+    """One answer to the request's current discovery question: the message's text, or `text`
+    (said earlier, `message_id`) once the requester `confirmed` it was meant as the answer."""
     question = request.current_question
     assert question is not None
-    text = turn.text
+    if text is None:
+        text, message_id = turn.text, turn.msg.message_id
     lowered = text.lower().strip(" .!")
     if not text:
         return
@@ -85,6 +93,9 @@ async def answer(turn: Turn, request: Request) -> None:
         else:
             request.discovery_step += 1
     else:
+        if not confirmed and offtopic.off_topic(text):
+            await _hold(turn, request, question, text)
+            return
         review = await turn.assistant.review_discovery(request, text, where=turn.msg.where)
         pushback = question.field == "problem" and (
             review.solution_in_disguise or review.dodge or not review.problem_stated)
@@ -93,6 +104,7 @@ async def answer(turn: Turn, request: Request) -> None:
             # and a proposed solution helps the team.
             field = "proposed_solution" if review.solution_in_disguise else "first_answer"
             request.answers[field] = text[:MAX_TEXT]
+            request.answers.pop(PENDING, None)
             request.followup_asked = True
             await turn.save(request)
             followup = SOLUTION_FOLLOWUP if review.solution_in_disguise else DODGE_FOLLOWUP
@@ -102,21 +114,69 @@ async def answer(turn: Turn, request: Request) -> None:
         if pushback:  # the second try: accepted, and the producer sees it is unclear
             request.problem_unclear = True
         request.answers[question.field] = text[:MAX_TEXT]
-        if turn.msg.message_id:
-            request.answer_messages[question.field] = turn.msg.message_id
+        if message_id:
+            request.answer_messages[question.field] = message_id
         request.discovery_step += 1
         if question.field == "problem" and request.can(READY):
             request.move(READY, turn.now)
+    await go_on(turn, request, review.next_question if review else None)
+
+
+async def go_on(turn: Turn, request: Request, asked: str | None = None,
+                where: Where | None = None) -> None:
+    """After a question was answered (or skipped): the next question (`asked`: in the model's
+    words), or the end of discovery; in the discovery's place unless `where` says otherwise. A
+    message held back as maybe-not-an-answer was about the question just settled, so it is
+    dropped: the plain answer that came later supersedes it."""
+    request.answers.pop(PENDING, None)
     await turn.save(request)
     following = request.current_question
     if following is not None:
-        asked = (review.next_question if review else None) or following.text
-        await turn.reply(f"Thanks. {asked} (or `skip`)", where=discovery_place(turn, request))
+        await turn.reply(f"Thanks. {asked or following.text} (or `skip`)",
+                         where=where or discovery_place(turn, request))
         return
-    await finished(turn, request)
+    await finished(turn, request, where=where)
 
 
-async def finished(turn: Turn, request: Request, thread_key: str | None = None) -> None:
+# ---- a message that may not be an answer ------------------------------------------------------
+
+# The reserved key of `Request.answers` under which a message that may not be an answer waits
+# for the requester's Yes or No. No question's field starts with "_"; views and exports name the
+# fields they show, so it is never shown.
+PENDING = "_pending"
+
+
+def short(question: DiscoveryQuestion) -> str:
+    """"Who has this problem? (a team, ...)" as "who has this problem"."""
+    return question.text.split("?", 1)[0].strip().lower()
+
+
+def pending_of(request: Request) -> dict[str, str] | None:
+    """The message held back ({"text", "field", "token", "message"}), if any."""
+    raw = request.answers.get(PENDING)
+    try:
+        held = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return held if isinstance(held, dict) and isinstance(held.get("text"), str) else None
+
+
+async def _hold(turn: Turn, request: Request, question: DiscoveryQuestion, text: str) -> None:
+    """Keep `text` aside and ask whether it was meant as the answer. A newer one replaces it; the
+    token in the buttons tells an old prompt's click from the current one's."""
+    token = hashlib.sha256(f"{turn.msg.event_id}|{text}".encode()).hexdigest()[:8]
+    request.answers[PENDING] = json.dumps({"text": text[:MAX_TEXT], "field": question.field,
+                                           "token": token, "message": turn.msg.message_id or ""})
+    await turn.save(request)
+    n = request.number
+    await turn.reply(f"Is that your answer to *{short(question)}*?",
+                     actions=(Action("Yes", f"answer {n} yes {token}", style="primary"),
+                              Action("No", f"answer {n} no {token}")),
+                     where=discovery_place(turn, request))
+
+
+async def finished(turn: Turn, request: Request, thread_key: str | None = None,
+                   where: Where | None = None) -> None:
     """Discovery is over: the requester hears what happens next, the producers get the review.
     `thread_key`: answer in the thread of the message sent under that key (a form filed at the
     top of a channel)."""
@@ -135,8 +195,8 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None) 
     await turn.reply(
         f"Thanks, request #{request.number} is ready for review. A producer will accept or "
         f"decline it and I'll tell you either way.{note}",
-        sections=request_sections(request) + hint, where=discovery_place(turn, request),
-        thread_key=thread_key)
+        sections=request_sections(request) + hint, actions=(edit_action(request),),
+        where=where or discovery_place(turn, request), thread_key=thread_key)
     for producer in producers:
         if producer == turn.user:
             continue
