@@ -4,6 +4,7 @@
     blockers.py   blocker, blockers, resolve, dismiss; blockers noticed in plain chat
     discovery.py  request (filing) and its discovery questions
     requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver
+    voices.py     metoo (others have the problem too), merge; who hears when a request moves
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
     team.py       roles, role, away, schedule, timezone, holidays
@@ -16,12 +17,13 @@
 from __future__ import annotations
 
 from bot.turn import Command
-from bot.usecases import blockers, discovery, overview, requests, standups, team
+from bot.usecases import blockers, discovery, overview, requests, standups, team, voices
 
 # The groups of `help`, in order; within a group, commands keep their modules' order.
 GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help")
 
 COMMANDS: tuple[Command, ...] = tuple(sorted(
-    (*blockers.COMMANDS, *discovery.COMMANDS, *requests.COMMANDS, *standups.COMMANDS,
+    (*blockers.COMMANDS, *discovery.COMMANDS, *requests.COMMANDS, *voices.COMMANDS,
+     *standups.COMMANDS,
      *overview.COMMANDS, *team.COMMANDS),
     key=lambda command: GROUPS.index(command.group)))

@@ -18,7 +18,8 @@ from bot.model import (
 )
 from bot.text import MAX_TEXT, MAX_TITLE, clean, mention, one_line
 from bot.turn import Command, Turn
-from bot.views import plural, request_sections, review_actions
+from bot.usecases import voices
+from bot.views import plural, request_sections, review_actions, voice_action
 
 SOLUTION_FOLLOWUP = (
     "That sounds like a solution, which is useful, and I've noted it. What problem would it "
@@ -132,7 +133,8 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None) 
             continue
         await turn.tell(producer, f"Request #{request.number} is ready for your review: "
                         f"{one_line(request.title, 100)}",
-                        sections=request_sections(request), actions=review_actions(request))
+                        sections=await voices.sections(turn, request),
+                        actions=review_actions(request))
 
 
 async def withdraw(turn: Turn, request: Request) -> None:
@@ -178,21 +180,25 @@ async def cmd_request(turn: Turn, args: str) -> None:
         lines = [f"• #{s.number} {one_line(by_number[s.number].title, 80)} "
                  f"({by_number[s.number].state.value})" for s in similar]
         sections.append(Section(
-            "\n".join(lines) + f"\nIf one of these is the same thing, `withdraw {number}` "
-            "and add your voice there.", title=plural(len(similar), "similar request")))
+            "\n".join(lines) + "\nIf one of these is the same thing, add your voice there "
+            f"(the buttons, or {turn.usage('metoo <number> [how it affects you]')}) and "
+            f"withdraw #{number}.", title=plural(len(similar), "similar request")))
     # Nothing is left hanging without a word: a request of theirs still waiting for its
     # problem statement is named, with the way to drop it.
     unfinished = [r for r in open_requests
                   if r.requester == turn.user and r.state == RequestState.NEEDS_DISCOVERY]
-    actions: tuple[Action, ...] = ()
+    actions: tuple[Action, ...] = tuple(
+        voice_action(s.number, f"Add my voice to #{s.number}") for s in similar[:3])
+    if similar:
+        actions += (Action(f"Withdraw #{number}", f"withdraw {number}"),)
     if unfinished:
         sections.append(Section(
             "\n".join(f"• #{r.number} {one_line(r.title, 80)}" for r in unfinished)
             + "\nThey stay on file without a problem statement (a producer can't accept them "
             "yet) until you withdraw them or answer in their threads.",
             title=plural(len(unfinished), "earlier request") + " still without a problem"))
-        actions = tuple(Action(f"Withdraw #{r.number}", f"withdraw {r.number}")
-                        for r in unfinished[:3])
+        actions += tuple(Action(f"Withdraw #{r.number}", f"withdraw {r.number}")
+                         for r in unfinished[:3])
     where = msg.where if (msg.direct or msg.where.thread) else msg.where.in_thread(None)
     head = f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*."
     if not request.in_discovery:
