@@ -208,6 +208,9 @@ async def test_merge_moves_the_requester_and_voices_and_closes_the_duplicate(
     for user in ("kim", "erin", "lee"):
         assert "merged it there" in to(sent, user) and "#1 (CSV export)" in to(sent, user)
     assert "Your request #2" in to(sent, "kim")
+    # #1's requester hears that more people share their problem, and is no voice on it.
+    assert "merged it into yours: it now has 4 people" in to(sent, "sam")
+    assert "You count as a voice" not in to(sent, "sam")
     # #2 is closed: no voices, and `requests all` shows where it went.
     assert "merged into #1" in await chat.reply_text("lee", "metoo 2")
     assert "[Add my voice to #1|metoo 1]" in await chat.reply_text("zoe", "metoo 2")
@@ -244,6 +247,14 @@ async def test_merge_is_one_transaction(chat: Harness, monkeypatch) -> None:  # 
     await chat.say("pat", "merge 2 into 1")
     assert (await request(chat, 2)).state == RequestState.READY_FOR_REVIEW
     assert await voices_of(chat, 1) == []
+
+
+async def test_voices_hear_when_the_requester_withdraws(chat: Harness) -> None:
+    await file_request(chat)
+    await chat.say("erin", "metoo 1 support too")
+    sent = await chat.say("sam", "withdraw 1")
+    assert "was withdrawn. If you still have this problem, file it yourself" in to(sent, "erin")
+    assert (await request(chat, 1)).state == RequestState.WITHDRAWN
 
 
 def test_merge_is_a_move_of_the_one_lifecycle_table() -> None:

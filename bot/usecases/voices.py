@@ -211,7 +211,7 @@ async def _carry_voices(turn: Turn, source: Request, target: Request) -> list[st
     producers = {u for u, m in members.items() if m.role == Role.PRODUCER}
     told = []
     for user in dict.fromkeys([source.requester, *(v.user for v in heard)]):
-        if user == turn.user:
+        if user == turn.user or user == target.requester:
             continue
         where = (f"#{target.number} ({one_line(target.title, 80)})"
                  if target.shown_to(user, user in producers) else "an earlier request")
@@ -220,6 +220,16 @@ async def _carry_voices(turn: Turn, source: Request, target: Request) -> list[st
                         f"the same problem as {where}, so a producer merged it there. You count "
                         "as a voice on it now, and I'll tell you when it moves.")
         told.append(user)
+    if target.requester != turn.user:
+        # Whoever asked for #target learns that more people share their problem.
+        found = (await evidence(uow, [target]))[target.number]
+        shown = source.shown_to(target.requester, target.requester in producers)
+        await turn.tell(target.requester, f"Request #{source.number}"
+                        + (f" ({one_line(source.title, 80)})" if shown else "")
+                        + " describes the same problem as your "
+                        f"request #{target.number}, so a producer merged it into yours: it now "
+                        f"has {found.summary}.")
+        told.append(target.requester)
     return told
 
 
