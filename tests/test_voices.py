@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from adapters.llm.guard import digest_facts
 from bot.digest import build_digest, render_text
 from bot.model import MERGE, MOVES, Outgoing, RequestState, Role, Voice, Where
 from bot.views import Evidence
@@ -160,23 +161,17 @@ async def test_voices_hear_accept_deliver_and_solved_once_each(chat: Harness) ->
 
 async def test_a_private_requests_voices_outside_it_are_not_told(chat: Harness) -> None:
     secret = Where("console", "acme", "hr-private")
-    await chat.say("sam", "request salary bands export", direct=False, private=True, addressed=True,
-                   where=secret)
-    await chat.say("sam", "HR rebuilds salary bands by hand every quarter", direct=False,
-                   private=True, where=secret.in_thread("m1"))
+    await chat.say("sam", "request", direct=False, private=True, addressed=True, where=secret,
+                   form={"title": "salary bands export",
+                         "problem": "HR rebuilds salary bands by hand every quarter"})
     async with chat.db.uow() as uow:
         # A voice from before the request was private (say, carried by a merge) is still
         # not told about a request they may not see.
         await uow.voices.add(Voice(chat.team, 1, "erin", NOW))
         await uow.commit()
     await chat.say("pat", "metoo 1")
-    async with chat.db.uow() as uow:
-        r = await uow.requests.get(chat.team, 1)
-        assert r is not None
-        r.state = RequestState.READY_FOR_REVIEW
-        await uow.requests.save(r)
-        await uow.commit()
     accepted = await chat.say("pat", "accept 1")
+    assert (await request(chat, 1)).state == RequestState.ACCEPTED
     assert to(accepted, "erin") == ""
     assert "was accepted" in to(accepted, "sam")
 
@@ -215,6 +210,24 @@ async def test_merge_moves_the_requester_and_voices_and_closes_the_duplicate(
     assert "merged into #1" in await chat.reply_text("lee", "metoo 2")
     assert "[Add my voice to #1|metoo 1]" in await chat.reply_text("zoe", "metoo 2")
     assert "merged into #1" in await chat.reply_text("pat", "requests all")
+
+
+async def test_a_private_request_merges_into_a_shared_one_without_its_words(
+        chat: Harness) -> None:
+    await file_request(chat, title="CSV export")
+    secret = Where("console", "acme", "hr-private")
+    # Filed with the form: the problem is stated at once.
+    await chat.say("kim", "request", direct=False, private=True, addressed=True, where=secret,
+                   form={"title": "salary bands export",
+                         "problem": "HR rebuilds salary bands by hand every quarter"})
+    assert (await request(chat, 2)).problem == "HR rebuilds salary bands by hand every quarter"
+    assert "merging #1 into it would hide it" in await chat.reply_text("pat", "merge 1 into 2")
+    sent = await chat.say("pat", "merge 2 into 1")
+    assert "Merged request #2 into #1" in answer(sent)
+    [voice] = await voices_of(chat, 1)
+    assert voice.user == "kim" and voice.problem is None  # the private statement stays there
+    told = to(sent, "sam")
+    assert "merged it into yours: it now has 2 people" in told and "salary" not in told
 
 
 async def test_merge_refuses_what_makes_no_sense(chat: Harness) -> None:
@@ -285,6 +298,11 @@ async def test_the_digest_ranks_decisions_by_voices_then_age(chat: Harness) -> N
     decisions = text[text.index("Decisions needed"):]
     assert decisions.index("#2") < decisions.index("#3") < decisions.index("#1")
     assert "3 people, 1 team: another organisation" in decisions
+    # The language model's summary is shown the counts, so a headline may name them.
+    facts = digest_facts(digest, include_text=False)
+    waiting = facts["requests_waiting_for_producer_decision"]["items"]  # type: ignore[index]
+    assert [(i["number"], i.get("people"), i.get("teams")) for i in waiting] == [
+        (2, 3, ["another organisation"]), (3, 2, None), (1, None, None)]
     await chat.say("pat", "merge 1 into 2")
     async with chat.db.uow() as uow:
         text = render_text(await build_digest(uow, chat.team, "week", NOW))

@@ -191,11 +191,16 @@ async def _carry_voices(turn: Turn, source: Request, target: Request) -> list[st
     uow = turn.uow
     members = {m.user: m for m in await uow.members.list(turn.team)}
     heard = (await uow.voices.of(turn.team, [source.number])).get(source.number, [])
+    # Words said in a private place stay there: from a private request into a shared one, the
+    # people are carried, not what they said.
+    keep_words = target.private or not source.private
     incoming = [Voice(team=turn.team, number=target.number, user=source.requester,
                       at=turn.now, user_team=team_of(members.get(source.requester)),
-                      problem=source.problem, merged_from=source.number)]
+                      problem=source.problem if keep_words else None,
+                      merged_from=source.number)]
     incoming += [Voice(team=turn.team, number=target.number, user=v.user, at=turn.now,
-                       user_team=v.user_team, problem=v.problem, merged_from=source.number)
+                       user_team=v.user_team, problem=v.problem if keep_words else None,
+                       merged_from=source.number)
                  for v in heard]
     people = []
     for voice in incoming:
