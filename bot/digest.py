@@ -22,7 +22,7 @@ from bot.model import (
 )
 from bot.ports import UnitOfWork
 from bot.text import age, mention, one_line
-from bot.views import blocker_line, plural, request_line
+from bot.views import Evidence, blocker_line, evidence_of, plural, request_line
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 
@@ -49,6 +49,9 @@ class RequestLine:
     age: str
     reopened: str | None = None  # the requester's "not yet": why the delivery did not solve it
     problem_unclear: bool = False
+    evidence: Evidence = Evidence()  # how many people have the problem, in which teams
+    created_at: datetime | None = None
+    merged_into: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Digest:
     # Open items said in private places, not shown to this digest's readers (only counted).
     private_blockers: int = 0
     private_requests: int = 0
+    merged: tuple[RequestLine, ...] = ()  # merged into another request within the period
 
     @property
     def quiet(self) -> bool:
@@ -92,7 +96,7 @@ class Digest:
         return not (
             self.open_blockers or self.resolved_blockers or self.requests_by_state
             or self.waiting_for_decision or self.awaiting_confirmation
-            or self.solved or self.standups.answered or self.private_blockers
+            or self.solved or self.merged or self.standups.answered or self.private_blockers
             or self.private_requests
         )
 
@@ -122,11 +126,17 @@ def _blocker_line(b: Blocker, now: datetime) -> BlockerLine:
     return BlockerLine(b.number, b.text, b.owner, b.unblocker, b.opened_at, age(b.opened_at, now))
 
 
-def _request_line(r: Request, now: datetime) -> RequestLine:
+def _request_line(r: Request, now: datetime, evidence: dict[int, Evidence]) -> RequestLine:
     reopened = (r.outcome_note or "no reason given") \
         if r.state == RequestState.IN_PROGRESS and r.outcome_at else None
     return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
-                       age(r.created_at, now), reopened, r.problem_unclear)
+                       age(r.created_at, now), reopened, r.problem_unclear,
+                       evidence.get(r.number, Evidence()), r.created_at, r.merged_into)
+
+
+def _by_voices(r: Request, evidence: dict[int, Evidence]) -> tuple[int, datetime]:
+    """Decisions first where most people have the problem, then the oldest."""
+    return -evidence.get(r.number, Evidence()).people, r.created_at
 
 
 def _highlights(answers: list[StandupAnswer]) -> tuple[Highlight, ...]:
@@ -167,12 +177,16 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
     hidden = (len(everything_blockers) - len(open_blockers), len(everything_open) - len(open_requests))
     answers = await uow.standups.between(team, start, now)
     members = await uow.members.list(team)
+    shown = open_requests + closed
+    evidence = evidence_of(shown, await uow.voices.of(team, [r.number for r in shown]),
+                           {m.user: m for m in members})
 
     by_state = []
     for state in OPEN_REQUEST_STATES:
         if state in _DECISION_STATES:
             continue
-        lines = tuple(_request_line(r, now) for r in open_requests if r.state == state)
+        lines = tuple(_request_line(r, now, evidence) for r in open_requests
+                      if r.state == state)
         if lines:
             by_state.append((state.value, lines))
     answered = sorted({a.user for a in answers})
@@ -189,11 +203,16 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
         resolved_blockers=tuple(_blocker_line(b, now) for b in resolved),
         requests_by_state=tuple(by_state),
         waiting_for_decision=tuple(
-            _request_line(r, now) for r in open_requests
-            if r.state == RequestState.READY_FOR_REVIEW),
+            _request_line(r, now, evidence) for r in sorted(
+                (r for r in open_requests if r.state == RequestState.READY_FOR_REVIEW),
+                key=lambda r: _by_voices(r, evidence))),
         awaiting_confirmation=tuple(
-            _request_line(r, now) for r in open_requests if r.state == RequestState.DELIVERED),
-        solved=tuple(_request_line(r, now) for r in closed if r.state == RequestState.SOLVED),
+            _request_line(r, now, evidence) for r in open_requests
+            if r.state == RequestState.DELIVERED),
+        solved=tuple(_request_line(r, now, evidence) for r in closed
+                     if r.state == RequestState.SOLVED),
+        merged=tuple(_request_line(r, now, evidence) for r in closed
+                     if r.state == RequestState.MERGED),
         new_requests=new_requests,
         new_blockers=new_blockers,
         standups=Participation(tuple(answered), tuple(u for u in expected if u not in answered),
@@ -213,9 +232,12 @@ def _blocker_text(b: BlockerLine) -> str:
 
 
 def _request_text(r: RequestLine, with_problem: bool = True) -> str:
+    details = [mention(r.requester)]
+    if r.evidence.people > 1:
+        details.append(r.evidence.summary)
     if not with_problem:
-        return request_line(r.number, r.title, mention(r.requester))
-    line = request_line(r.number, r.title, mention(r.requester), problem=r.problem,
+        return request_line(r.number, r.title, *details)
+    line = request_line(r.number, r.title, *details, problem=r.problem,
                         unstated="_not stated yet_")
     if r.problem_unclear:
         line += " _(problem unclear)_"
@@ -264,6 +286,10 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
     if d.solved:
         sections.append(Section(_capped([_request_text(r) for r in d.solved], "`requests all`"),
                                 title="Delivered and accepted"))
+    if d.merged:
+        sections.append(Section(_capped(
+            [f"{request_line(r.number, r.title)} merged into #{r.merged_into}" for r in d.merged],
+            "`requests all`"), title=f"Merged this {d.period}: the same problem as another"))
     s = d.standups
     if s.answered or s.missing:
         total = len(s.answered) + len(s.missing)

@@ -102,6 +102,7 @@ class RequestState(StrEnum):
     DELIVERED = "delivered"
     SOLVED = "solved"  # the requester confirmed the delivery solved their problem
     WITHDRAWN = "withdrawn"
+    MERGED = "merged"  # the same problem as another request: its people count there now
 
 
 OPEN_REQUEST_STATES = (
@@ -242,6 +243,7 @@ class Request:
     # The platform's id of the message that gave each discovery answer (field -> message id), so
     # that an edit of that message corrects the answer.
     answer_messages: dict[str, str] = field(default_factory=dict)
+    merged_into: int | None = None  # MERGED: the request its people now count on
 
     @property
     def problem(self) -> str | None:
@@ -263,6 +265,13 @@ class Request:
     def can(self, move: Move) -> bool:
         return self.state in move.sources
 
+    @property
+    def status(self) -> str:
+        """Its state as people read it: `merged into #4` rather than a bare `merged`."""
+        if self.state == RequestState.MERGED and self.merged_into is not None:
+            return f"merged into #{self.merged_into}"
+        return self.state.value
+
     def shown_to(self, viewer: str | None, everything: bool) -> bool:
         """See Blocker.shown_to."""
         return not self.private or everything or (viewer is not None and viewer == self.requester)
@@ -276,7 +285,7 @@ class Request:
         self.state, self.updated_at = move.target, at
         if move is READY:
             self.ready_at = at
-        elif move in (ACCEPT, DECLINE):
+        elif move in (ACCEPT, DECLINE, MERGE):
             self.decided_by, self.decided_at = by, at
             if move is DECLINE:
                 self.decision_reason = note
@@ -308,7 +317,24 @@ DELIVER = Move("delivered", frozenset({_S.ACCEPTED, _S.IN_PROGRESS}), _S.DELIVER
 SOLVE = Move("solved", frozenset({_S.DELIVERED}), _S.SOLVED)  # the requester confirms
 REOPEN = Move("reopened", frozenset({_S.DELIVERED}), _S.IN_PROGRESS)  # "not yet"
 WITHDRAW = Move("withdrawn", _BEFORE_DELIVERY, _S.WITHDRAWN)
-MOVES = (READY, ACCEPT, DECLINE, START, DELIVER, SOLVE, REOPEN, WITHDRAW)
+# A producer's "this is the same problem as #m": the request closes, its people move to #m.
+MERGE = Move("merged", _BEFORE_DELIVERY, _S.MERGED)
+MOVES = (READY, ACCEPT, DECLINE, START, DELIVER, SOLVE, REOPEN, WITHDRAW, MERGE)
+
+
+@dataclass
+class Voice:
+    """Someone else who has the problem a request states ("me too"): who, their own team when
+    known (a department, or another organisation for an outsider), how it affects them, and
+    when they said so. One per person and request."""
+
+    team: Team
+    number: int  # the request's
+    user: str
+    at: datetime
+    user_team: str | None = None
+    problem: str | None = None  # in their own words, optional
+    merged_from: int | None = None  # came with request #merged_from when it was merged
 
 
 SCHEDULE_KINDS = ("standup", "standup-summary", "daily-digest", "weekly-digest")

@@ -25,6 +25,7 @@ from bot.model import (
     StandupAnswer,
     Team,
     TeamSettings,
+    Voice,
     Where,
 )
 
@@ -142,6 +143,31 @@ class Requests(ABC):
 
     @abstractmethod
     async def by_thread(self, team: Team, channel: str, thread: str) -> Request | None: ...
+
+
+class Voices(ABC):
+    """Who else has a request's problem: one voice per person and request."""
+
+    @abstractmethod
+    async def add(self, voice: Voice) -> bool:
+        """Add the voice; False (and nothing changed) when that person is already a voice on
+        that request, even when another process added it a moment ago."""
+
+    @abstractmethod
+    async def save(self, voice: Voice) -> None:
+        """Update an existing voice's team and words."""
+
+    @abstractmethod
+    async def get(self, team: Team, number: int, user: str) -> Voice | None: ...
+
+    @abstractmethod
+    async def of(self, team: Team, numbers: Sequence[int]) -> dict[int, list[Voice]]:
+        """The voices of these requests, oldest first, in one query (a request without
+        voices has no key)."""
+
+    @abstractmethod
+    async def by_user(self, team: Team, user: str) -> list[int]:
+        """The numbers of the requests the user is a voice on."""
 
 
 class Standups(ABC):
@@ -277,6 +303,7 @@ class UnitOfWork(ABC):
     members: Members
     blockers: Blockers
     requests: Requests
+    voices: Voices
     standups: Standups
     schedules: Schedules
     runs: Runs

@@ -5,10 +5,12 @@ Home view, a digest or a scheduled message."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot import classify as rules
-from bot.model import DISCOVERY_QUESTIONS, Action, Blocker, Request, Section
+from bot.model import DISCOVERY_QUESTIONS, Action, Blocker, Member, Request, Section, Voice
 from bot.text import age, mention, one_line
 
 _SENTENCES = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -67,10 +69,63 @@ def blocker_actions(b: Blocker) -> tuple[Action, ...]:
     )
 
 
-def request_sections(r: Request) -> tuple[Section, ...]:
-    """A request in full: its title, state, every discovery answer and the decision's reason."""
+# The team an outsider (from another organisation, a Slack Connect channel) counts in: their
+# organisation is a team of its own, as far as a producer weighing a problem is concerned.
+OUTSIDE_TEAM = "another organisation"
+
+
+def team_of(member: Member | None) -> str | None:
+    """The person's own team, as far as the bot knows it (None: unknown)."""
+    return OUTSIDE_TEAM if member is not None and member.outsider else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How many people have a request's problem (its requester and every voice) and which of
+    their teams are known, with each voice's own words."""
+
+    people: int = 1
+    teams: tuple[str, ...] = ()
+    words: tuple[tuple[str, str], ...] = ()  # (user, how it affects them)
+
+    @property
+    def summary(self) -> str:
+        """`4 people, 2 teams: Finance, Support`; teams nobody told us are not guessed."""
+        line = plural(self.people, "person", "people")
+        if self.teams:
+            line += f", {plural(len(self.teams), 'team')}: {', '.join(self.teams)}"
+        return line
+
+
+def evidence_of(requests: Iterable[Request], voices: Mapping[int, list[Voice]],
+                members: Mapping[str, Member]) -> dict[int, Evidence]:
+    """Each request's evidence, from its voices and what is known of the people."""
+    found = {}
+    for r in requests:
+        heard = voices.get(r.number, [])
+        teams = [team_of(members.get(r.requester)), *(v.user_team for v in heard)]
+        found[r.number] = Evidence(
+            people=1 + len(heard), teams=tuple(dict.fromkeys(t for t in teams if t)),
+            words=tuple((v.user, v.problem) for v in heard if v.problem))
+    return found
+
+
+def voice_action(number: int, label: str = "Add my voice") -> Action:
+    return Action(label, f"metoo {number}")
+
+
+MAX_WORDS = 5  # voices quoted on a request card; the count covers the rest
+
+
+def request_sections(r: Request, evidence: Evidence | None = None) -> tuple[Section, ...]:
+    """A request in full: its title, state, every discovery answer, who else has the problem
+    and the decision's reason."""
     lines = [f"*Request #{r.number}: {one_line(r.title, 150)}* from {mention(r.requester)}",
-             f"State: {r.state.value}"]
+             f"State: {r.status}"]
+    if evidence is not None and evidence.people > 1:
+        lines.append(f"*Who has it:* {evidence.summary}")
+        lines += [f"    {mention(user)}: {one_line(words, 200)}"
+                  for user, words in evidence.words[:MAX_WORDS]]
     for question in DISCOVERY_QUESTIONS:
         if question.field in r.answers:
             lines.append(f"*{question.text}* {one_line(r.answers[question.field], 400)}")
@@ -90,6 +145,7 @@ def review_actions(r: Request) -> tuple[Action, ...]:
     return (
         Action("Accept", f"accept {r.number}", style="primary"),
         Action("Decline", f"decline {r.number}", style="danger", needs_reason=True),
+        voice_action(r.number),  # a producer may have the problem too
     )
 
 

@@ -28,6 +28,7 @@ from bot.model import (
     StandupAnswer,
     Team,
     TeamSettings,
+    Voice,
 )
 from storage.tables import (
     BlockerEventRow,
@@ -40,6 +41,7 @@ from storage.tables import (
     ScheduleRunRow,
     StandupRow,
     TeamRow,
+    VoiceRow,
     utcnow,
 )
 
@@ -260,7 +262,8 @@ class SqlBlockers(_Repo, ports.Blockers):
 _REQUEST_FIELDS = ("number", "title", "requester", "channel", "thread", "discovery_step",
                    "followup_asked", "discovery_direct", "decision_reason", "decided_by",
                    "created_at", "ready_at", "decided_at", "delivered_at", "delivery_note",
-                   "outcome_at", "outcome_note", "private", "problem_unclear")
+                   "outcome_at", "outcome_note", "private", "problem_unclear",
+                   "merged_into")
 
 
 def _request(row: RequestRow) -> Request:
@@ -309,7 +312,7 @@ class SqlRequests(_Repo, ports.Requests):
 
     async def changed_between(self, team: Team, start: datetime, end: datetime) -> list[Request]:
         closed = [RequestState.SOLVED.value, RequestState.DECLINED.value,
-                  RequestState.WITHDRAWN.value]
+                  RequestState.WITHDRAWN.value, RequestState.MERGED.value]
         rows = await self.session.execute(self._select(team).where(
             RequestRow.state.in_(closed), RequestRow.updated_at >= start,
             RequestRow.updated_at <= end).order_by(RequestRow.number))
@@ -327,6 +330,50 @@ class SqlRequests(_Repo, ports.Requests):
         return await self._one(self._select(team).where(
             RequestRow.channel == channel, RequestRow.thread == thread,
         ).order_by(RequestRow.number.desc()))
+
+
+_VOICE_FIELDS = ("number", "at", "user_team", "problem", "merged_from")
+
+
+def _voice(row: VoiceRow) -> Voice:
+    return Voice(team=Team(row.platform, row.tenant), user=row.user_id,
+                 **{f: getattr(row, f) for f in _VOICE_FIELDS})
+
+
+class SqlVoices(_Repo, ports.Voices):
+    async def add(self, voice: Voice) -> bool:
+        values = {f: getattr(voice, f) for f in _VOICE_FIELDS}
+        return await _insert_ignore(self.session, VoiceRow, {
+            "platform": voice.team.platform, "tenant": voice.team.tenant,
+            "user_id": voice.user, "updated_at": voice.at, **values}) is not None
+
+    async def save(self, voice: Voice) -> None:
+        await self.session.execute(update(VoiceRow).where(
+            _team_filter(VoiceRow, voice.team), VoiceRow.number == voice.number,
+            VoiceRow.user_id == voice.user,
+        ).values(user_team=voice.user_team, problem=voice.problem, updated_at=utcnow()))
+
+    async def get(self, team: Team, number: int, user: str) -> Voice | None:
+        row = (await self.session.execute(select(VoiceRow).where(
+            _team_filter(VoiceRow, team), VoiceRow.number == number,
+            VoiceRow.user_id == user))).scalar_one_or_none()
+        return _voice(row) if row else None
+
+    async def of(self, team: Team, numbers: Sequence[int]) -> dict[int, list[Voice]]:
+        found: dict[int, list[Voice]] = {}
+        if not numbers:
+            return found
+        rows = await self.session.execute(select(VoiceRow).where(
+            _team_filter(VoiceRow, team), VoiceRow.number.in_(sorted(set(numbers))),
+        ).order_by(VoiceRow.at, VoiceRow.id))
+        for row in rows.scalars():
+            found.setdefault(row.number, []).append(_voice(row))
+        return found
+
+    async def by_user(self, team: Team, user: str) -> list[int]:
+        rows = await self.session.execute(select(VoiceRow.number).where(
+            _team_filter(VoiceRow, team), VoiceRow.user_id == user).order_by(VoiceRow.number))
+        return list(rows.scalars())
 
 
 class SqlStandups(_Repo, ports.Standups):

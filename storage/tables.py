@@ -155,6 +155,26 @@ class RequestRow(Base):
     problem_unclear: Mapped[bool] = mapped_column(default=False, server_default=false())
     answer_messages: Mapped[dict[str, Any]] = mapped_column(default=dict,
                                                             server_default=text("'{}'"))
+    merged_into: Mapped[int | None]
+
+
+class VoiceRow(Base):
+    """Someone else who has a request's problem. The unique key keeps one voice per person and
+    request, however often or concurrently they say "me too"."""
+
+    __tablename__ = "request_voices"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "number", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]  # the request's
+    user_id: Mapped[str] = mapped_column(String(128))
+    user_team: Mapped[str | None] = mapped_column(String(200))
+    problem: Mapped[str | None] = mapped_column(Text)
+    merged_from: Mapped[int | None]
+    at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class StandupRow(Base):

@@ -16,6 +16,7 @@ from storage.repositories import (
     SqlSchedules,
     SqlStandups,
     SqlTenants,
+    SqlVoices,
     _reachable,
 )
 
@@ -31,6 +32,7 @@ class SqlUnitOfWork(ports.UnitOfWork):
         self.members = SqlMembers(session)
         self.blockers = SqlBlockers(session)
         self.requests = SqlRequests(session)
+        self.voices = SqlVoices(session)
         self.standups = SqlStandups(session)
         self.schedules = SqlSchedules(session)
         self.runs = SqlRuns(session)

@@ -125,7 +125,7 @@ async def test_producers_are_asked_to_decide_when_discovery_ends(chat: Harness) 
     sent = await chat.say("sam", "done")
     to_pat = [o for o in sent if o.to_user == "pat"]
     assert len(to_pat) == 1
-    assert [a.command for a in to_pat[0].actions] == ["accept 1", "decline 1"]
+    assert [a.command for a in to_pat[0].actions] == ["accept 1", "decline 1", "metoo 1"]
     assert to_pat[0].actions[1].needs_reason
 
 

@@ -213,7 +213,8 @@ async def test_a_request_alike_in_its_problem_is_named_when_discovery_is_over(
     assert "similar request" not in filed  # the titles share nothing
     assert "request #3 is ready for review" in done
     assert "1 similar request" in done and "#1 Month-end close takes too long" in done
-    assert "`withdraw 3` and add your voice there" in done and "Dark mode" not in done
+    assert "add your voice there" in done and "withdraw #3" in done and "Dark mode" not in done
+    assert "[Add my voice to #1|metoo 1]" in done
 
 
 async def test_what_was_named_at_filing_is_not_named_again(chat: Harness) -> None:

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from bot.model import Blocker, Outgoing, Team, Where
+from bot.model import Blocker, Outgoing, Team, Voice, Where
 from storage.db import Database, async_url
 from storage.migrate import current, upgrade
 from storage.tables import Base
@@ -187,3 +187,29 @@ async def test_conversation_references_are_saved_replaced_and_scoped(db: Databas
     assert await store.get(teams_a, "user", "29:abc") == {"serviceUrl": "http://two"}
     assert await store.get(teams_b, "user", "29:abc") is None
     assert await store.get(teams_a, "conversation", "29:abc") is None
+
+
+async def test_voices_are_one_per_person_and_request_and_scoped_by_team(db: Database) -> None:
+    other = Team("slack", "T2")
+    async with db.uow() as uow:
+        assert await uow.voices.add(Voice(TEAM, 1, "U2", NOW, problem="me too"))
+        assert await uow.voices.add(Voice(TEAM, 1, "U3", NOW + timedelta(minutes=1),
+                                          user_team="another organisation"))
+        assert await uow.voices.add(Voice(TEAM, 2, "U2", NOW))
+        assert await uow.voices.add(Voice(other, 1, "U2", NOW, problem="elsewhere"))
+        # The same person on the same request again: refused without aborting the transaction.
+        assert not await uow.voices.add(Voice(TEAM, 1, "U2", NOW, problem="again"))
+        voice = await uow.voices.get(TEAM, 1, "U2")
+        assert voice is not None and voice.problem == "me too"
+        voice.problem = "two hours a week"
+        await uow.voices.save(voice)
+        await uow.commit()
+    async with db.uow() as uow:
+        found = await uow.voices.of(TEAM, [1, 2, 3])
+        assert sorted(found) == [1, 2]
+        assert [(v.user, v.problem, v.user_team) for v in found[1]] == [
+            ("U2", "two hours a week", None), ("U3", None, "another organisation")]
+        assert await uow.voices.by_user(TEAM, "U2") == [1, 2]
+        assert [v.problem for v in (await uow.voices.of(other, [1]))[1]] == ["elsewhere"]
+        assert await uow.voices.get(other, 2, "U2") is None
+        assert await uow.voices.of(TEAM, []) == {}

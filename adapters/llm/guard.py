@@ -194,6 +194,10 @@ def digest_facts(d: Digest, include_text: bool = True, limit: int = 10) -> dict[
     def request(r: RequestLine) -> dict[str, object]:
         item: dict[str, object] = {"number": r.number, "age": r.age, "state": r.state,
                                    "requester": mention(r.requester)}
+        if r.evidence.people > 1:  # so a headline may say how many have the problem
+            item["people"] = r.evidence.people
+            if r.evidence.teams:  # the bot's own labels, never words someone typed
+                item["teams"] = list(r.evidence.teams)
         if include_text:
             item["title"] = one_line(r.title, 100)
             if r.problem:

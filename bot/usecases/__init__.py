@@ -6,6 +6,7 @@
     confirm.py    the Yes/No to "is that your answer?" (a message that looked off-topic)
     edits.py      edit: correcting a discovery answer before the decision
     requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver
+    voices.py     metoo (others have the problem too), merge; who hears when a request moves
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
     team.py       roles, role, away, schedule, timezone, holidays
@@ -18,13 +19,13 @@
 from __future__ import annotations
 
 from bot.turn import Command
-from bot.usecases import blockers, confirm, discovery, edits, overview, requests, standups, team
+from bot.usecases import blockers, confirm, discovery, edits, overview, requests, standups, team, voices
 
 # The groups of `help`, in order; within a group, commands keep their modules' order.
 GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help")
 
 COMMANDS: tuple[Command, ...] = tuple(sorted(
     (*blockers.COMMANDS, *discovery.COMMANDS, *edits.COMMANDS, *confirm.COMMANDS,
-     *requests.COMMANDS, *standups.COMMANDS,
+     *requests.COMMANDS, *voices.COMMANDS, *standups.COMMANDS,
      *overview.COMMANDS, *team.COMMANDS),
     key=lambda command: GROUPS.index(command.group)))

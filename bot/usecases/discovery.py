@@ -24,7 +24,8 @@ from bot.model import (
 from bot.similar import request_text
 from bot.text import MAX_TEXT, MAX_TITLE, clean, mention, one_line
 from bot.turn import Command, Turn
-from bot.views import edit_action, plural, request_sections, review_actions
+from bot.usecases import voices
+from bot.views import edit_action, plural, request_sections, review_actions, voice_action
 
 SOLUTION_FOLLOWUP = (
     "That sounds like a solution, which is useful, and I've noted it. What problem would it "
@@ -191,18 +192,23 @@ async def finished(turn: Turn, request: Request, thread_key: str | None = None,
         turn, request, [r for r in others if r.number < request.number], with_problem=False)}
     similar = [r for r in await _similar_to(turn, request, others, with_problem=True)
                if r.number not in shown]
-    hint = (_similar_hint(request.number, similar),) if similar else ()
+    hint: tuple[Section, ...] = ()
+    voice_actions: tuple[Action, ...] = ()
+    if similar:
+        section, voice_actions = _similar_hint(turn, request.number, similar)
+        hint = (section,)
     await turn.reply(
         f"Thanks, request #{request.number} is ready for review. A producer will accept or "
         f"decline it and I'll tell you either way.{note}",
-        sections=request_sections(request) + hint, actions=(edit_action(request),),
+        sections=request_sections(request) + hint, actions=(edit_action(request), *voice_actions),
         where=where or discovery_place(turn, request), thread_key=thread_key)
     for producer in producers:
         if producer == turn.user:
             continue
         await turn.tell(producer, f"Request #{request.number} is ready for your review: "
                         f"{one_line(request.title, 100)}",
-                        sections=request_sections(request), actions=review_actions(request))
+                        sections=await voices.sections(turn, request),
+                        actions=review_actions(request))
 
 
 def _visible(turn: Turn, other: Request) -> bool:
@@ -227,11 +233,17 @@ async def _similar_to(turn: Turn, request: Request, candidates: list[Request], *
     return [by_number[s.number] for s in found if s.number in by_number]
 
 
-def _similar_hint(number: int, similar: list[Request]) -> Section:
-    """The hint naming requests like #`number`, at filing and when its discovery is over."""
+def _similar_hint(turn: Turn, number: int,
+                  similar: list[Request]) -> tuple[Section, tuple[Action, ...]]:
+    """The hint naming requests like #`number`, at filing and when its discovery is over, with
+    a button to add one's voice to each (and one to withdraw #`number`)."""
     lines = [f"• #{r.number} {one_line(r.title, 80)} ({r.state.value})" for r in similar]
-    return Section("\n".join(lines) + f"\nIf one of these is the same thing, `withdraw {number}` "
-                   "and add your voice there.", title=plural(len(similar), "similar request"))
+    section = Section(
+        "\n".join(lines) + "\nIf one of these is the same thing, add your voice there "
+        f"(the buttons, or {turn.usage('metoo <number> [how it affects you]')}) and "
+        f"withdraw #{number}.", title=plural(len(similar), "similar request"))
+    actions = tuple(voice_action(r.number, f"Add my voice to #{r.number}") for r in similar[:3])
+    return section, actions + (Action(f"Withdraw #{number}", f"withdraw {number}"),)
 
 
 async def withdraw(turn: Turn, request: Request) -> None:
@@ -267,20 +279,23 @@ async def cmd_request(turn: Turn, args: str) -> None:
     # Titles against titles: at filing time the title is all we have of the new request.
     open_requests = [r for r in open_requests if _visible(turn, r)]
     similar = await _similar_to(turn, request, open_requests, with_problem=False)
-    sections = [_similar_hint(number, similar)] if similar else []
+    sections: list[Section] = []
+    actions: tuple[Action, ...] = ()
+    if similar:
+        hint, actions = _similar_hint(turn, number, similar)
+        sections.append(hint)
     # Nothing is left hanging without a word: a request of theirs still waiting for its
     # problem statement is named, with the way to drop it.
     unfinished = [r for r in open_requests
                   if r.requester == turn.user and r.state == RequestState.NEEDS_DISCOVERY]
-    actions: tuple[Action, ...] = ()
     if unfinished:
         sections.append(Section(
             "\n".join(f"• #{r.number} {one_line(r.title, 80)}" for r in unfinished)
             + "\nThey stay on file without a problem statement (a producer can't accept them "
             "yet) until you withdraw them or answer in their threads.",
             title=plural(len(unfinished), "earlier request") + " still without a problem"))
-        actions = tuple(Action(f"Withdraw #{r.number}", f"withdraw {r.number}")
-                        for r in unfinished[:3])
+        actions += tuple(Action(f"Withdraw #{r.number}", f"withdraw {r.number}")
+                         for r in unfinished[:3])
     where = msg.where if (msg.direct or msg.where.thread) else msg.where.in_thread(None)
     head = f"Request #{number} from {mention(turn.user)}: *{one_line(title, 150)}*."
     if not request.in_discovery:

@@ -9,10 +9,22 @@ from datetime import datetime
 
 from bot.assistant import Assistant
 from bot.digest import PERIODS, build_digest, digest_message
-from bot.model import OPEN_REQUEST_STATES, Action, Outgoing, RequestState, Role, Section, Team, Where
+from bot.model import (
+    OPEN_REQUEST_STATES,
+    Action,
+    Outgoing,
+    Request,
+    RequestState,
+    Role,
+    Section,
+    Team,
+    Where,
+)
 from bot.ports import UnitOfWork, reply_place
 from bot.text import age, mention
 from bot.turn import Command, Turn
+from bot.usecases import voices
+from bot.usecases.voices import voice_buttons
 from bot.views import blocker_item, blocker_line, request_line
 
 AGING_DAYS = 2.0  # a blocker older than this is "aging" on the producers' overview
@@ -79,23 +91,45 @@ async def cmd_home(turn: Turn, args: str) -> None:
     requests = await uow.requests.list(turn.team, states=OPEN_REQUEST_STATES)
     mine = [b for b in blockers if b.reporter == turn.user]
     my_requests = [r for r in requests if r.requester == turn.user]
+    found = await voices.evidence(uow, requests)
+
+    def people(r: Request) -> list[str]:
+        return [found[r.number].summary] if found[r.number].people > 1 else []
+
+    def line(r: Request, *details: str) -> str:
+        return request_line(r.number, r.title, *details, *people(r))
+
+    voiced = set(await uow.voices.by_user(turn.team, turn.user))
+    seen = [r for r in requests if r.requester != turn.user
+            and r.shown_to(turn.user, turn.is_producer)]
+    # Others' requests, most voices first: the ones someone is likeliest to share.
+    others = sorted((r for r in seen if r.number not in voiced),
+                    key=lambda r: (-found[r.number].people, r.created_at))[:5]
     sections = [
         Section("\n".join(blocker_line(b.number, b.text, since=age(b.opened_at, now))
                           for b in mine) or "None. 🎉", title="Your open blockers"),
-        Section("\n".join(request_line(r.number, r.title, r.state.value) for r in my_requests)
+        Section("\n".join(line(r, r.state.value) for r in my_requests)
                 or "None open.", title="Your requests"),
+        Section("\n".join(line(r, r.state.value) for r in seen if r.number in voiced)
+                or "None yet.", title="Requests you added your voice to"),
     ]
+    if others and not turn.outsider:  # an outsider sees their own, not the team's list
+        sections.append(Section("\n".join(line(r, r.state.value) for r in others),
+                                title="Others' requests: do you have this problem too?"))
     actions = [Action(f"Resolve #{b.number}", f"resolve {b.number}") for b in mine[:5]]
     actions += [Action(f"Solved #{r.number}", f"solved {r.number}", style="primary")
                 for r in my_requests if r.state == RequestState.DELIVERED][:5]
+    if others and not turn.outsider:
+        actions += voice_buttons(others)
     if turn.is_producer:
         aging = [b for b in blockers if b.age(now) >= AGING_DAYS]
-        waiting = [r for r in requests if r.state == RequestState.READY_FOR_REVIEW]
+        waiting = sorted((r for r in requests if r.state == RequestState.READY_FOR_REVIEW),
+                         key=lambda r: (-found[r.number].people, r.created_at))
         sections.append(Section("\n".join(blocker_item(b, now, limit=90) for b in aging)
                                 or "None.", title=f"Team blockers older than {AGING_DAYS:g} days"))
         sections.append(Section(
-            "\n".join(request_line(r.number, r.title, mention(r.requester), problem=r.problem,
-                                   unstated="") for r in waiting)
+            "\n".join(request_line(r.number, r.title, mention(r.requester), *people(r),
+                                   problem=r.problem, unstated="") for r in waiting)
             or "Nothing waiting.", title="Requests waiting for your decision"))
         actions += [Action(f"Accept #{r.number}", f"accept {r.number}", style="primary")
                     for r in waiting[:5]]

@@ -23,7 +23,8 @@ from bot.model import (
 from bot.text import MAX_TEXT, mention, one_line
 from bot.turn import Command, Turn
 from bot.usecases.discovery import withdraw
-from bot.views import delivery_actions, plural, private_note, request_line, request_sections
+from bot.usecases.voices import evidence, sections, tell_voices, voice_buttons
+from bot.views import delivery_actions, plural, private_note, request_line
 
 
 async def cmd_requests(turn: Turn, args: str) -> None:
@@ -37,11 +38,21 @@ async def cmd_requests(turn: Turn, args: str) -> None:
         await turn.reply(("No requests yet." if not mine else "You have no open requests.")
                          + hidden, private=True)
         return
-    lines = [request_line(r.number, r.title, r.state.value, mention(r.requester),
-                          problem=r.problem, problem_limit=120) for r in requests[-40:]]
+    shown = requests[-40:]
+    found = await evidence(turn.uow, shown)
+    # A merged request's people count on the request it was merged into, not here.
+    lines = [request_line(r.number, r.title, r.status, mention(r.requester),
+                          *([found[r.number].summary] if found[r.number].people > 1
+                            and r.state != RequestState.MERGED else []),
+                          problem=r.problem, problem_limit=120) for r in shown]
     more = f" (showing the newest 40 of {len(requests)})" if len(requests) > 40 else ""
+    # Buttons for the open requests of others the sender has not voiced yet.
+    voiced = set(await turn.uow.voices.by_user(turn.team, turn.user))
+    others = [r for r in shown if r.requester != turn.user and r.number not in voiced
+              and r.state in OPEN_REQUEST_STATES]
     await turn.reply(f"{plural(len(requests), 'request')}{more}.{hidden}",
-                     sections=(Section("\n".join(lines)),), private=True)
+                     sections=(Section("\n".join(lines)),), actions=voice_buttons(others),
+                     private=True)
 
 
 async def _refused(turn: Turn, request: Request, move: Move) -> bool:
@@ -86,7 +97,7 @@ async def _decide(turn: Turn, args: str, word: str, move: Move,
 async def _notify_requester(turn: Turn, request: Request, text: str,
                             actions: tuple[Action, ...] = ()) -> None:
     if request.requester != turn.user:
-        await turn.tell(request.requester, text, sections=request_sections(request),
+        await turn.tell(request.requester, text, sections=await sections(turn, request),
                         actions=actions)
 
 
@@ -100,6 +111,9 @@ async def cmd_accept(turn: Turn, args: str) -> None:
                               Action("Mark delivered", f"deliver {request.number}")))
     await _notify_requester(turn, request, f"Good news: your request #{request.number} "
                             f"({one_line(request.title, 80)}) was accepted.")
+    await tell_voices(turn, request, f"Good news: request #{request.number} "
+                      f"({one_line(request.title, 80)}), which you added your voice to, was "
+                      "accepted.")
 
 
 async def cmd_decline(turn: Turn, args: str) -> None:
@@ -111,6 +125,8 @@ async def cmd_decline(turn: Turn, args: str) -> None:
     await _notify_requester(turn, request, f"Your request #{request.number} "
                             f"({one_line(request.title, 80)}) was declined: "
                             f"{one_line(reason, 300)}")
+    await tell_voices(turn, request, f"Request #{request.number} ({one_line(request.title, 80)}),"
+                      f" which you added your voice to, was declined: {one_line(reason, 300)}")
 
 
 async def cmd_start(turn: Turn, args: str) -> None:
@@ -139,6 +155,11 @@ async def cmd_deliver(turn: Turn, args: str) -> None:
         await turn.reply(question, actions=delivery_actions(request))
     else:
         await turn.tell(request.requester, question, actions=delivery_actions(request))
+    await tell_voices(turn, request, f"Request #{request.number} ({one_line(request.title, 80)}),"
+                      " which you added your voice to, was delivered"
+                      + (f": {one_line(note, 200)}" if note else ".")
+                      + f" {mention(request.requester)} will confirm whether it solved the "
+                      "problem; if it doesn't solve yours, tell a producer.")
 
 
 async def _outcome(turn: Turn, args: str, solved: bool) -> None:
@@ -168,9 +189,14 @@ async def _outcome(turn: Turn, args: str, solved: bool) -> None:
         text = (f"{mention(turn.user)} says request #{number} hasn't solved their problem yet"
                 + (f": {one_line(note, 300)}" if note else "."))
         await turn.reply(f"Thanks, I've reopened request #{number} and told the producers.")
-    for producer in await turn.producers():
+    producers = await turn.producers()
+    for producer in producers:
         if producer != turn.user:
             await turn.tell(producer, text)
+    if solved:  # producers heard it above: nobody is told twice
+        await tell_voices(turn, request, f"Request #{number} ({one_line(request.title, 80)}), "
+                          f"which you added your voice to, is solved: {mention(turn.user)} "
+                          "confirmed the delivery solved the problem. 🎉", skip=producers)
 
 
 async def cmd_solved(turn: Turn, args: str) -> None:
@@ -194,6 +220,10 @@ async def cmd_withdraw(turn: Turn, args: str) -> None:
         return
     if not await _refused(turn, request, WITHDRAW):
         await withdraw(turn, request)
+        await tell_voices(turn, request, f"Request #{request.number} "
+                          f"({one_line(request.title, 80)}), which you added your voice to, was "
+                          "withdrawn. If you still have this problem, file it yourself with "
+                          f"{turn.usage('request <title>')}.")
 
 
 COMMANDS = (

@@ -146,3 +146,60 @@ def test_a_request_alike_in_its_problem_is_named_when_its_discovery_is_over(
     assert "similar request" not in filed  # the titles share nothing
     done = out[out.index("request #2 is ready for review"):]
     assert "1 similar request" in done and "#1 Month-end close takes too long" in done
+
+
+VOICES = """\
+:as pat producer
+:as sam stakeholder
+request Dark mode for the dashboard
+Night-shift support staff get eye strain from the white dashboard every night
+done
+:as kim stakeholder
+request CSV export of invoices
+Finance copies invoice rows into a spreadsheet by hand every Friday; it takes three hours
+done
+:as lee stakeholder
+request Invoice spreadsheet download
+Accounting retypes invoices into Excel at each month end, a full day of work
+done
+:as erin engineer
+metoo 3 support rebuilds the same sheet
+:as zoe
+metoo 3
+metoo 3 we lose a morning every week
+:as lee
+metoo 3
+:as pat
+merge 3 into 3
+merge 3 into 2
+:as zoe
+metoo 3
+:as pat
+requests all
+digest
+"""
+
+
+def test_voices_and_a_merge_rank_the_digests_decisions(tmp_path: Path) -> None:
+    result = run_console(tmp_path, VOICES, "--user", "pat")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "I've added your voice to request #3 (Invoice spreadsheet download). It now has " \
+           "2 people." in out
+    # A click-like bare metoo asks how it affects them; the sentence fills it in, once.
+    assert "How does this problem affect you? Reply with `metoo 3 <how it affects you>`" in out
+    assert "I've updated what you said about request #3" in out
+    assert "Request #3 is your own" in out
+    assert "can't be merged into itself" in out
+    assert "Merged request #3 into #2 (CSV export of invoices): it now has 4 people." in out
+    assert "bot → @lee (direct): Your request #3 (Invoice spreadsheet download) describes " \
+           "the same problem as #2" in out
+    assert "bot → @erin (direct): Request #3" in out and "bot → @zoe (direct): Request #3" in out
+    assert "it was merged into #2, the same problem. Add it there instead: `metoo 2`" in out
+    assert "#3 Invoice spreadsheet download (merged into #2, @lee)" in out
+    # The newer request with four people comes before the older one with one.
+    digest = out[out.rindex("Weekly digest"):]
+    decisions = digest[digest.index("Decisions needed"):digest.index("Merged this week")]
+    assert decisions.index("#2 CSV export of invoices (@kim, 4 people)") \
+        < decisions.index("#1 Dark mode for the dashboard (@sam)")
+    assert "#3 Invoice spreadsheet download merged into #2" in digest

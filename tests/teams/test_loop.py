@@ -105,7 +105,7 @@ async def test_request_discovery_in_a_channel_thread_then_accept_deliver_solved(
     assert any("ready for review" in c.text for c in sent)
     # Pat, the producer, is told in the 1:1 chat, with the decision buttons.
     review = only([c for c in sent if c.conversation == PAT.personal])
-    assert buttons(review) == ["accept 1", "decline 1"]
+    assert buttons(review) == ["accept 1", "decline 1", "metoo 1"]
     review_id = review.returned
 
     accepted = await stack.say(acts.execute(PAT, {"command": "accept 1"}, card=review_id))
