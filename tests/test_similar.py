@@ -121,8 +121,9 @@ def test_problems_count_only_when_both_sides_have_one() -> None:
     problem = "Finance retypes every invoice into a spreadsheet by hand, three hours each Friday"
     a = request_text("Month-end close takes too long", problem)
     b = request_text("Faster reconciliation for finance", problem)
-    assert similarity("Month-end close takes too long", "Faster reconciliation for finance") == 0
-    assert similarity(a, "Faster reconciliation for finance") == 0  # one side's problem: titles
+    titles = similarity("Month-end close takes too long", "Faster reconciliation for finance")
+    assert titles < THRESHOLD  # both are about speed ("too long", "faster"), and little else
+    assert similarity(a, "Faster reconciliation for finance") == titles  # one side's problem
     assert similarity(a, b) >= THRESHOLD
     assert request_text("  CSV   export ", " ") == "CSV export"
 
