@@ -83,7 +83,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                "busca", "busqueda", "pesquisar", "search bar", "full text",
                "fulltext", "can't find", "cannot find", "hard to find", "pesquisa", "recherche", "rechercher",
                "chercher", "suche", "suchen", "cerca", "cercare", "ricerca", "zoeken",
-               "wyszukiwanie", "szukaj", "filtro", "filtrar", "filtre", "filtern", "filtr"),
+               "wyszukiwanie", "szukaj", "khoj", "filtro", "filtrar", "filtre", "filtern", "filtr"),
     "darkmode": ("dark mode", "dark theme", "night mode", "night theme", "darkmode", "theme",
                  "modo oscuro", "modo escuro", "modo noturno", "mode sombre", "theme sombre",
                  "dunkelmodus", "dunkler modus", "dark modus", "modalita scura", "tema scuro",
@@ -119,7 +119,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                  "lang", "locale", "translated", "untranslated", "language switcher",
                  "ui language", "interface language",
                  "traduction", "langue", "ubersetzung", "sprache", "traduzione", "lingua",
-                 "vertaling", "taal", "tlumaczenie", "jezyk"),
+                 "vertaling", "taal", "tlumaczenie", "jezyk", "bhasha", "anuvad"),
     "speed": ("slow", "performance", "speed", "fast", "faster", "latency", "load time",
               "loading", "lag", "laggy", "sluggish", "takes forever", "takes ages", "lento",
               "langsam", "traag", "wolno", "perf", "speed up", "quicker", "load", "loads",
@@ -128,7 +128,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
               "parallel", "parallelize", "too long", "lentitud", "lenteur", "lent",
               "lenta", "rapido", "rapide", "schnell", "schneller", "veloce", "snel", "sneller",
               "szybko", "szybciej", "desempenho", "rendimiento", "leistung", "prestazioni",
-              "prestaties", "wydajnosc", "demora", "demorado"),
+              "prestaties", "wydajnosc", "demora", "demorado", "dheere", "dheema"),
     "attach": ("attachment", "attach", "anexo", "adjunto", "piece jointe", "anhang",
                "allegato", "bijlage", "zalacznik", "file upload", "upload", "uploads",
                "uploaden", "hochladen", "attachment size", "file size", "adjuntar", "anexar",
@@ -347,6 +347,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "autosave": ("autosave", "auto save", "draft", "drafts", "unsaved", "lost my work",
                  "lose my work", "lost work", "lose work", "save progress", "borrador",
                  "rascunho", "brouillon", "entwurf", "bozza", "concept versie", "szkic"),
+    "media": ("image", "images", "photo", "photos", "picture", "pictures", "screenshot",
+              "screenshots", "video", "videos", "thumbnail", "thumbnails", "imagen", "imagem",
+              "foto", "fotos", "bild", "bilder", "immagine", "afbeelding", "zdjecie",
+              "tasveer"),
     "contrast": ("contrast", "high contrast", "colour blind", "color blind", "colorblind",
                  "font size", "larger text", "bigger text", "text size", "low vision",
                  "readability", "legibility", "hard to read", "zoom", "kontrast",
@@ -435,4 +439,4 @@ COMMON_WORDS = (
 # Slips of a concept's word that are words themselves ("tablet" without its t is "table").
 REAL_WORDS = frozenset("table filer pages plane alter later enter print first older reset turns "
                        "version relies steer stamp filed filing contrat contrato lever seller "
-                       "probar local".split())
+                       "probar local areas eject imagine nuclear regen tread".split())
