@@ -305,7 +305,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
               "no activity", "abandoned", "forgotten", "neglected", "gone quiet",
               "estancado", "parado", "bloque", "stagnierend", "fermo", "vastgelopen"),
     "selfserve": ("self serve", "self service", "selfservice", "self-service",
-                  "on their own", "their own", "themselves", "without contacting support",
+                  "on their own", "themselves", "without contacting support",
                   "without asking support", "without emailing support", "do it themselves",
                   "autoservicio", "autoatendimento", "libre service", "autonomously"),
     "usage": ("usage", "adoption", "engagement", "telemetry", "usage data",
