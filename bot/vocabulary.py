@@ -19,6 +19,8 @@ STOPWORDS = frozenset(
     "os as um uma no na nos nas ao em com sem para".split())
 # The words requests use, folded to what they mean. A phrase (several words) is matched before
 # its words are read one by one; every form a stem covers is covered ("sign-in", "signing in").
+# A word listed under two concepts means both ("upload": an import and an attachment). The
+# families are those requests and problem statements use across products, not one product's words.
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "export": ("export", "download", "extract", "dump", "exportar", "descargar", "baixar",
                "exportieren", "herunterladen", "esportare", "scaricare", "exporteren",
