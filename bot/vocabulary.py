@@ -353,6 +353,23 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
               "screenshots", "video", "videos", "thumbnail", "thumbnails", "imagen", "imagem",
               "foto", "fotos", "bild", "bilder", "immagine", "afbeelding", "zdjecie",
               "tasveer"),
+    "assign": ("assign", "assignee", "assignees", "reassign", "delegate", "delegation",
+               "allocate", "allocation", "asignar", "atribuir",
+               "assigner", "zuweisen", "assegnare", "toewijzen", "przypisac"),
+    "dedupe": ("dedupe", "deduplicate", "deduplication", "merge duplicates", "duplicate records",
+               "duplicate contacts", "duplicate entries", "merge records", "merge contacts",
+               "doppelte", "duplicados", "doublons", "duplicati", "dubbele", "duplikaty"),
+    "scan": ("barcode", "barcodes", "qr code", "qr codes", "qr", "scanner", "scan", "scanning",
+             "codigo de barras", "code barre", "strichcode", "codice a barre", "streepjescode",
+             "kod kreskowy"),
+    "ai": ("ai", "artificial intelligence", "chatbot", "gpt", "chatgpt", "llm", "copilot",
+           "machine learning", "ml model", "ia", "kunstliche intelligenz"),
+    "survey": ("survey", "surveys", "questionnaire", "nps", "feedback form",
+               "encuesta", "pesquisa de satisfacao", "sondage", "umfrage", "sondaggio", "enquete",
+               "ankieta"),
+    "workspace": ("workspace", "workspaces", "tenant", "tenants", "multi tenant", "sub account",
+                  "subaccount", "sub accounts", "switch account", "switch workspace",
+                  "multiple accounts", "organization switcher", "mandant", "mandanten"),
     "contrast": ("contrast", "high contrast", "colour blind", "color blind", "colorblind",
                  "font size", "larger text", "bigger text", "text size", "low vision",
                  "readability", "legibility", "hard to read", "zoom", "kontrast",
@@ -419,7 +436,7 @@ GENERIC_WORDS = (
 ACTIONS = ("export", "import", "delete", "bulk", "search", "sync", "share", "sort", "hide",
            "undo", "schedule", "speed", "notify", "sheet", "pdf", "json", "api", "chat",
            "mobile", "tracker", "storage", "limit", "approval", "environment", "error",
-           "sales", "policy")
+           "sales", "policy", "ai")
 # Concepts nearly every request touches (who it is for): they weigh as little as "page".
 BROAD = ("people",)
 # Words common in any team's chat, requests and problem statements: they count, a little.
