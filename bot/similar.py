@@ -26,6 +26,7 @@ from bot.vocabulary import (
     ACTIONS,
     ALIASES,
     BRANDS,
+    BROAD,
     COMMON_WORDS,
     CONCEPTS,
     EXCLUSIVE,
@@ -124,7 +125,8 @@ GENERIC = frozenset(map(stem, GENERIC_WORDS.split()))
 COMMON = frozenset(map(stem, COMMON_WORDS.split()))
 GENERIC_WEIGHT, COMMON_WEIGHT, WORD_WEIGHT = 0.25, 0.5, 1.0
 SHORT_WEIGHT = 0.5  # two letters, or numbers: seldom what a request is about
-CONCEPT_WEIGHT = {f"~{c}": 0.6 for c in ACTIONS}  # other concepts weigh 1
+# Other concepts weigh 1; a broad one (people) as little as a word every request uses.
+CONCEPT_WEIGHT = {f"~{c}": 0.6 for c in ACTIONS} | {f"~{c}": GENERIC_WEIGHT for c in BROAD}
 BRAND_WEIGHT = 1.5
 # Opposites on the two sides (an import and an export; HubSpot and Salesforce) halve the score.
 CONFLICT_PENALTY = 0.5
@@ -141,8 +143,10 @@ def _brand(name: str) -> str:
 def _phrase_table() -> tuple[dict[tuple[str, ...], tuple[str, ...]], int]:
     table: dict[tuple[str, ...], tuple[str, ...]] = {}
     for concept, words in CONCEPTS.items():
-        for phrase in words:
-            table.setdefault(_key(phrase), (f"~{concept}",))
+        for phrase in words:  # a word listed under two concepts means both ("upload")
+            key, term = _key(phrase), f"~{concept}"
+            if term not in table.get(key, ()):
+                table[key] = (*table.get(key, ()), term)
     for kind, names in BRANDS.items():
         for name in names:
             table[_key(name)] = (_brand(name), f"~{kind}")
@@ -162,10 +166,10 @@ def _typo_table() -> dict[str, tuple[str, ...]]:
     """Misspellings of the concepts' words, one slip away: a letter left out ("exprt",
     "notfication") or two swapped ("invocie"). A slip that spells a word is left out."""
     words: dict[str, tuple[str, ...]] = {}
-    for concept, phrases in CONCEPTS.items():
+    for phrases in CONCEPTS.values():
         for phrase in map(_fold, phrases):
             if " " not in phrase and len(phrase) >= 5:
-                words.setdefault(phrase, (f"~{concept}",))
+                words.setdefault(phrase, _PHRASES[_key(phrase)])
     slips: dict[str, set[str]] = {}
     for word in words:
         for i in range(len(word)):

@@ -70,6 +70,13 @@ def test_keywords_are_read_by_blocker_matching_from_one_home() -> None:
     ("Exportar facturas a Excel", "CSV export of invoices"),
     ("Rechnungen als CSV herunterladen", "invoice CSV export"),
     ("Salesforce sync", "sync to SFDC"),
+    # The families requests use across products: files and limits, errors, copies, noise, a11y.
+    ("Upload limit too small", "Raise max attachment size"),
+    ("App crashes when opening a report", "Error 500 on the reports page"),
+    ("Duplicate a project", "Clone projects"),
+    ("Too many notifications", "Notification digest"),
+    ("Keyboard navigation", "Screen reader support"),
+    ("Custom domain", "White-label branding"),
 ])
 def test_paraphrases_meet(a: str, b: str) -> None:
     assert similarity(a, b) >= THRESHOLD, explain(a, b)
@@ -106,6 +113,12 @@ def test_a_product_is_itself_and_its_kind() -> None:
     ("Export invoices to PDF", "Export invoices to CSV"),
     ("Slack notifications for new leads", "Microsoft Teams notifications for new leads"),
     ("dark mode", "CSV export"),
+    ("German translation", "French translation"),  # each language is itself
+    ("Error when exporting invoices", "Error when importing contacts"),
+    ("Slow search", "Slow login"),
+    ("Better alerts", "Payment alerts"),  # "better" is not "betaling"
+    ("Route planning", "Pricing plans"),  # planning is not a price plan
+    ("Version history", "Version of the mobile app"),
 ])
 def test_hard_negatives_stay_apart(a: str, b: str) -> None:
     assert similarity(a, b) < THRESHOLD, explain(a, b)
@@ -121,8 +134,9 @@ def test_problems_count_only_when_both_sides_have_one() -> None:
     problem = "Finance retypes every invoice into a spreadsheet by hand, three hours each Friday"
     a = request_text("Month-end close takes too long", problem)
     b = request_text("Faster reconciliation for finance", problem)
-    assert similarity("Month-end close takes too long", "Faster reconciliation for finance") == 0
-    assert similarity(a, "Faster reconciliation for finance") == 0  # one side's problem: titles
+    titles = similarity("Month-end close takes too long", "Faster reconciliation for finance")
+    assert titles < THRESHOLD  # both are about speed ("too long", "faster"), and little else
+    assert similarity(a, "Faster reconciliation for finance") == titles  # one side's problem
     assert similarity(a, b) >= THRESHOLD
     assert request_text("  CSV   export ", " ") == "CSV export"
 
@@ -145,8 +159,8 @@ async def test_the_heuristic_ranks_and_cuts() -> None:
 
 # Measured on the tuning set with the rules at THRESHOLD (README: "Similar requests"), less a
 # small margin: a change that finds fewer of the same, or more wrongly, fails here.
-DEV_PRECISION_FLOOR = 0.74
-DEV_RECALL_FLOOR = 0.30
+DEV_PRECISION_FLOOR = 0.80
+DEV_RECALL_FLOOR = 0.53
 
 
 async def test_the_rules_keep_their_figures_on_the_tuning_pairs() -> None:
