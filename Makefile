@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/digest.py --write
 	$(BIN)/python bench/ack.py --write
 	$(BIN)/python bench/similar.py
+	$(BIN)/python bench/classify.py
 	@if [ -n "$$BENCH_DATABASE_URL" ]; then \
 	  $(BIN)/python bench/digest.py --write --database-url "$$BENCH_DATABASE_URL" && \
 	  $(BIN)/python bench/ack.py --write --database-url "$$BENCH_DATABASE_URL"; fi
