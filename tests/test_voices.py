@@ -112,6 +112,14 @@ async def test_the_producers_review_card_has_the_evidence_and_the_button(chat: H
     assert "[Add my voice|metoo 1]" in text and "[Accept|accept 1]" in text
 
 
+async def test_an_edit_after_the_review_shows_the_producer_the_evidence_too(chat: Harness) -> None:
+    number = await file_request(chat)
+    await chat.say("erin", f"metoo {number} support retypes them too")
+    sent = await chat.say("sam", f"edit {number} who finance and support")
+    told = to(sent, "pat")
+    assert "edited request #1" in told and "*Who has it:* 2 people" in told
+
+
 async def test_requests_and_home_offer_the_button_for_others_requests(chat: Harness) -> None:
     await file_request(chat)
     listing = await chat.reply_text("erin", "requests")

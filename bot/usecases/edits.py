@@ -10,8 +10,8 @@ from bot.model import DISCOVERY_QUESTIONS, READY, Request, RequestState, Role, T
 from bot.ports import UnitOfWork, reply_place
 from bot.text import MAX_TEXT, clean, mention, one_line, parse_number
 from bot.turn import Command, Turn
-from bot.usecases import discovery
-from bot.views import edit_action, request_sections, review_actions
+from bot.usecases import discovery, voices
+from bot.views import edit_action, review_actions
 
 QUESTIONS = {q.field: q for q in DISCOVERY_QUESTIONS}
 # The words people reach for, each to one question's field.
@@ -171,7 +171,8 @@ async def apply(turn: Turn, request: Request, changes: dict[str, str]) -> None:
                 await turn.tell(producer, f"{mention(turn.user)} edited request "
                                 f"#{request.number} ({one_line(request.title, 80)}) since you "
                                 "got it for review:\n" + "\n".join(lines),
-                                sections=request_sections(request), actions=review_actions(request))
+                                sections=await voices.sections(turn, request),
+                                actions=review_actions(request))
 
 
 async def _problem_judgement(turn: Turn, request: Request, text: str) -> str | None:
