@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,14 +114,20 @@ async def run_eval(path: str | Path, assistant: Assistant, concurrency: int = 4)
     return report
 
 
+def confusion(matrix: Counter[tuple[str, str]], labels: Sequence[str], width: int) -> list[str]:
+    """A confusion matrix as text: a row per expected label, a column per predicted one."""
+    lines = ["expected \\ predicted".ljust(22) + "".join(label.rjust(width) for label in labels)]
+    for expected in labels:
+        lines.append(expected.ljust(22) + "".join(
+            str(matrix[(expected, predicted)]).rjust(width) for predicted in labels))
+    return lines
+
+
 def format_report(report: EvalReport, show_mistakes: bool = False) -> str:
     width = max(len(label) for label in LABELS) + 2
     sources = ", ".join(f"{n} by the {s}" for s, n in sorted(report.sources.items()))
     lines = [f"{report.path}: {report.total} messages ({sources})", "",
-             "expected \\ predicted".ljust(22) + "".join(label.rjust(width) for label in LABELS)]
-    for expected in LABELS:
-        lines.append(expected.ljust(22) + "".join(
-            str(report.matrix[(expected, predicted)]).rjust(width) for predicted in LABELS))
+             *confusion(report.matrix, LABELS, width)]
     lines += ["", "label".ljust(22) + "precision".rjust(11) + "recall".rjust(9) + "count".rjust(8)]
     for label in LABELS:
         lines.append(label.ljust(22) + f"{report.precision(label):11.2f}"

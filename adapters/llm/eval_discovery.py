@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.llm.eval import read_jsonl
+from adapters.llm.eval import confusion, read_jsonl
 from bot.assistant import Assistant
 from bot.model import Request, Team
 
@@ -90,10 +90,7 @@ async def run_discovery_eval(path: str | Path, assistant: Assistant,
 def format_discovery(report: DiscoveryReport, show_mistakes: bool = False) -> str:
     total = sum(report.count(label) for label in LABELS)
     lines = [f"{report.path}: {total} answers", "",
-             "expected \\ predicted".ljust(22) + "".join(label.rjust(10) for label in LABELS)]
-    for expected in LABELS:
-        lines.append(expected.ljust(22) + "".join(
-            str(report.matrix[(expected, p)]).rjust(10) for p in LABELS))
+             *confusion(report.matrix, LABELS, 10)]
     if show_mistakes and report.mistakes:
         lines += ["", "mistakes (expected -> predicted):"]
         lines += [f"  {a.label} -> {p}: {a.text}" for a, p in report.mistakes]

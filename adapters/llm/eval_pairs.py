@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adapters.llm.eval import read_jsonl
+from adapters.llm.eval import confusion, read_jsonl
 from bot.assistant import Assistant
 from bot.similar import explain, request_text
 
@@ -113,10 +113,7 @@ async def run_pairs_eval(path: str | Path, assistant: Assistant,
 def format_pairs(report: PairsReport, show_mistakes: bool = False) -> str:
     same, different = report.count("same"), report.count("different")
     lines = [f"{report.path}: {same + different} pairs ({same} same, {different} different)", "",
-             "expected \\ predicted".ljust(22) + "".join(label.rjust(11) for label in LABELS)]
-    for expected in LABELS:
-        lines.append(expected.ljust(22) + "".join(
-            str(report.matrix[(expected, p)]).rjust(11) for p in LABELS))
+             *confusion(report.matrix, LABELS, 11)]
     if show_mistakes and report.mistakes:
         lines += ["", "mistakes (expected -> predicted; the rules' shared terms):"]
         for pair, predicted, _ in report.mistakes:

@@ -114,8 +114,7 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
         msg = translate.button_click(body, command)  # checks the payload before anything else
         place = translate.click_place(body)
         label = (action.get("text") or {}).get("text") or "Reason"
-        metadata = {"channel": place.channel, "thread": place.thread, "message": place.message,
-                    "direct": place.direct, "home": place.home}
+        metadata = place.as_metadata()
         if not await open_modal(client, body.get("trigger_id"),
                                 reason_modal(command, label, metadata)):
             # No form: the command without its reason, which the core answers with its usage.
@@ -142,8 +141,7 @@ def register(app: AsyncApp, relay: Relay, directory: Directory) -> None:
         command = str(action.get("value") or "")
         msg = translate.button_click(body, command)  # checks the payload before anything else
         place = translate.click_place(body)
-        metadata = {"channel": place.channel, "thread": place.thread, "message": place.message,
-                    "direct": place.direct, "home": place.home}
+        metadata = place.as_metadata()
         fields = await edit_form(msg)
         title = (action.get("text") or {}).get("text") or "Edit"
         if fields is None or not await open_modal(client, body.get("trigger_id"),

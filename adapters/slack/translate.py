@@ -300,6 +300,12 @@ class Place(NamedTuple):
     direct: bool
     home: bool = False  # on the App Home tab: the tab is redrawn afterwards
 
+    def as_metadata(self) -> dict[str, Any]:
+        """The place as a modal's private metadata, so its submission answers here
+        (`click_place` reads it back)."""
+        return {"channel": self.channel, "thread": self.thread, "message": self.message,
+                "direct": self.direct, "home": self.home}
+
 
 def _metadata(view: Mapping[str, Any]) -> Mapping[str, Any]:
     try:
