@@ -31,8 +31,26 @@ _CHATTER_WORD = (
 )
 # Whom it was said to, after a greeting: "thanks all". Alone, "everyone" may answer "who?".
 _ADDRESSEE = r"(?:all|team|folks|everyone|guys|y'?all|there|bot|again|so much|a lot|for that)"
-_CHATTER_ONLY = _rx(rf"^(?={_CHATTER_WORD}[\s!.,?]|{_CHATTER_WORD}$)"
-                    rf"(?:(?:{_CHATTER_WORD}|{_ADDRESSEE})[\s!.,?]*)+$")
+# One word of chatter (or whom it was said to) and what separates it from the next, matched
+# one at a time: a single pattern repeating overlapping words ("k", "kk", "haha...") over a
+# whole message backtracks exponentially on a long run of them.
+_CHATTER_STEP = _rx(rf"(?:{_CHATTER_WORD}|{_ADDRESSEE})(?=[\s!.,?]|$)[\s!.,?]*")
+_CHATTER_FIRST = _rx(rf"{_CHATTER_WORD}(?=[\s!.,?]|$)")
+# Chatter is short; anything longer has something to say.
+_CHATTER_MAX = 120
+
+
+def _chatter_only(text: str) -> bool:
+    """Nothing but greetings, thanks, laughs or acknowledgements ("thanks all!", "ok cool")."""
+    if len(text) > _CHATTER_MAX or not _CHATTER_FIRST.match(text):
+        return False
+    at = 0
+    while at < len(text):
+        step = _CHATTER_STEP.match(text, at)
+        if step is None or step.end() == at:
+            return False
+        at = step.end()
+    return True
 # Said before the real content: "hey, ...", "hi all! ...".
 _GREETING = _rx(r"^(?:(?:hi|hello|hey|hiya|yo|morning|good morning|ok|okay|so|oh|ah|well|"
                 r"all|team|folks|everyone|guys|y'?all|there)[\s!.,:]+)+")
@@ -109,7 +127,7 @@ def off_topic(text: str) -> str | None:
     text = _normalise(text)
     if not text:
         return None
-    if _CHATTER_ONLY.match(text):
+    if _chatter_only(text):
         return "chatter"
     rest = _GREETING.sub("", text)
     if _ELSEWHERE.match(rest):

@@ -76,4 +76,5 @@ def parse_number(token: str) -> int | None:
     token = token.strip().lstrip("#")
     if token[:1] in ("r", "R", "b", "B"):
         token = token[1:]
-    return int(token) if token.isdigit() and len(token) < 10 else None
+    # ASCII only: "²" is a digit to str.isdigit but not to int().
+    return int(token) if token.isascii() and token.isdigit() and len(token) < 10 else None

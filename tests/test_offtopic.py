@@ -254,14 +254,16 @@ async def test_a_typed_answer_starting_with_the_word_edit_is_kept(chat: Harness)
     assert (await the_request(chat)).answers["coping"] == "edit the sheet by hand, then email it round"
 
 
-async def test_an_edit_said_elsewhere_is_answered_where_it_was_said(chat: Harness) -> None:
+async def test_an_edit_said_elsewhere_is_answered_privately_and_discovery_goes_on_at_home(
+        chat: Harness) -> None:
     await chat.say("sam", "request CSV export")
-    elsewhere = Where(chat.team.platform, chat.team.tenant, "pat-and-bot")
+    elsewhere = Where(chat.team.platform, chat.team.tenant, "pat-and-bot")  # a channel
     await chat.set_role("sam", Role.PRODUCER)  # sam may edit from anywhere, as a producer
     outs = await chat.say("sam", "edit 1 problem Finance retypes rows every Friday",
-                          where=elsewhere)
-    assert outs and all(o.where.channel == "pat-and-bot" for o in outs if not o.to_user)
-    assert any("Who has this problem?" in o.text for o in outs)
+                          where=elsewhere, direct=False, addressed=True)
+    there = [o for o in outs if o.where.channel == "pat-and-bot" and not o.to_user]
+    assert there and all(o.private_to == "sam" for o in there)  # the answers stay out of that room
+    assert any("Who has this problem?" in o.text for o in outs if o.where.channel == "general")
     r = await the_request(chat)
     assert r.discovery_step == 1 and r.state == RequestState.READY_FOR_REVIEW
 

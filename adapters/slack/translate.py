@@ -168,6 +168,15 @@ def _is_dm(channel: str, channel_type: Any = None) -> bool:
     return channel_type == "im" or channel.startswith("D")
 
 
+def _is_private(channel: str, channel_type: Any = None, channel_name: Any = None) -> bool:
+    """Said where not everyone in the workspace can read it: a private channel or a group DM
+    (events' `channel_type` "group" / "mpim"; commands' `channel_name` "privategroup" /
+    "mpdm-..."; the older G-prefixed ids of both)."""
+    return (channel_type in ("group", "mpim") or channel.startswith("G")
+            or channel_name == "privategroup"
+            or (isinstance(channel_name, str) and channel_name.startswith("mpdm-")))
+
+
 def is_person(channel: str) -> bool:
     """A person's id where a channel goes: their 1:1 with the bot, whose id the payload lacked
     (an App Home click carries none). SlackSender opens the conversation to post there."""
@@ -213,6 +222,7 @@ def _said(body: Mapping[str, Any], event: Mapping[str, Any], message: Mapping[st
         at=_at(event.get("event_ts") if kind != "message" else event.get("ts")),
         message_id=ts,
         direct=_is_dm(channel, event.get("channel_type")),
+        private=_is_private(channel, event.get("channel_type")),
         addressed=addressed,
         kind=kind,
         outsider=tenancy.event_outsider(body, tenant, message),
@@ -288,6 +298,7 @@ def slash_command(body: Mapping[str, Any]) -> InboundMessage:
         at=datetime.now(UTC),
         command=name,
         direct=_is_dm(channel, body.get("channel_name") == "directmessage" and "im"),
+        private=_is_private(channel, channel_name=body.get("channel_name")),
     )
 
 

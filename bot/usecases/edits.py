@@ -5,9 +5,10 @@ were decided on. Like an edited message (corrections.py), an edit replaces the a
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 from bot.model import DISCOVERY_QUESTIONS, READY, Request, RequestState, Role, Team
-from bot.ports import UnitOfWork, reply_place
+from bot.ports import UnitOfWork
 from bot.text import MAX_TEXT, clean, mention, one_line, parse_number
 from bot.turn import Command, Turn
 from bot.usecases import discovery, voices
@@ -64,7 +65,7 @@ async def form_for(uow: UnitOfWork, team: Team, user: str,
 
 async def cmd_edit(turn: Turn, args: str) -> None:
     words = args.split(None, 1)
-    if not words or parse_number(words[0]) is None:
+    if words and parse_number(words[0]) is None:
         request = await discovery.discovery_for(turn)
         if request is not None:  # in a 1:1 discovery, "edit ..." may be someone's answer
             await discovery.answer(turn, request)
@@ -159,10 +160,13 @@ async def apply(turn: Turn, request: Request, changes: dict[str, str]) -> None:
     # In the request's own conversation the discovery goes on there; said anywhere else (a
     # producer's 1:1 chat, another channel), the answer and what follows come in place.
     here = turn.msg.direct == request.discovery_direct and turn.msg.where.channel == request.channel
+    # Said anywhere else (a producer in another channel), the answers are not for that room: the
+    # editor is answered privately and discovery goes on in the request's own conversation.
+    own = replace(turn.msg.where, channel=request.channel, thread=request.thread)
     place = discovery.discovery_place(turn, request) if here else None
-    await turn.reply(text, where=place)
+    await turn.reply(text, where=place, private=not here)
     if answered_now:
-        await discovery.go_on(turn, request, where=place or reply_place(turn.msg))
+        await discovery.go_on(turn, request, where=place or own)
     else:
         await turn.save(request)
     if reviewed:

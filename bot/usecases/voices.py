@@ -74,6 +74,19 @@ def _closed(request: Request) -> str | None:
     return f"it is {request.state.value}"
 
 
+async def _open_end(turn: Turn, request: Request) -> int | None:
+    """Where a merged request's people went in the end: #3 merged into #2, later merged into
+    #1, is #1 (a few hops at most; None if the chain ends closed)."""
+    for _ in range(10):
+        if request.state != RequestState.MERGED or request.merged_into is None:
+            break
+        following = await turn.uow.requests.get(turn.team, request.merged_into)
+        if following is None:
+            return None
+        request = following
+    return request.number if request.state in OPEN_REQUEST_STATES else None
+
+
 async def cmd_metoo(turn: Turn, args: str) -> None:
     parsed = await turn.number_arg(args, METOO_USAGE)
     if parsed is None:
@@ -82,6 +95,12 @@ async def cmd_metoo(turn: Turn, args: str) -> None:
     request = await _visible(turn, number)
     if request is None:
         return
+    if turn.outsider and turn.msg.kind != "click" and request.channel != turn.msg.where.channel:
+        # Someone from another organisation sees no team-wide lists: a typed number is not a
+        # way to read titles one by one. They may join requests filed in the conversation they
+        # share, or one the bot showed them with its button.
+        await turn.reply(f"There is no request #{number} in this conversation.", private=True)
+        return
     if request.requester == turn.user:
         await turn.reply(f"Request #{number} is your own, so you already count as its first "
                          "voice. 🙂 To say more about the problem, answer in its thread or ask a "
@@ -89,9 +108,11 @@ async def cmd_metoo(turn: Turn, args: str) -> None:
         return
     why = _closed(request)
     if why is not None:
-        target = request.merged_into if request.state == RequestState.MERGED else None
+        target = await _open_end(turn, request) if request.state == RequestState.MERGED else None
         await turn.reply(f"I can't add your voice to request #{number}: {why}."
-                         + (f" Add it there instead: {turn.usage(f'metoo {target}')}."
+                         + ((f" Add it there instead: {turn.usage(f'metoo {target}')}."
+                             if target == request.merged_into else
+                             f" Its people are on #{target} now: {turn.usage(f'metoo {target}')}.")
                             if target else ""),
                          actions=(voice_action(target, f"Add my voice to #{target}"),)
                          if target else (), private=True)
@@ -182,6 +203,11 @@ def _merge_refusal(source: Request, target: Request) -> str | None:
     if target.private and not source.private:
         return (f"Request #{m} was filed in a private conversation: merging #{n} into it would "
                 f"hide it from the people behind #{n}. Merge #{m} into #{n} instead.")
+    if target.private and source.private and target.requester != source.requester:
+        # A private request is its requester's and the producers': the people behind one must
+        # neither read the other nor be left unable to see where theirs went.
+        return (f"Requests #{n} and #{m} were both filed in private conversations by different "
+                "people: merging them would show each one's words to the other. Keep both open.")
     return None
 
 

@@ -35,6 +35,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The code before this revision knows no 'merged' state: a merged request reads as withdrawn.
+    op.execute("UPDATE requests SET state = 'withdrawn' WHERE state = 'merged'")
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_column('merged_into')
     op.drop_table('request_voices')
