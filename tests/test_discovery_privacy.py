@@ -98,3 +98,11 @@ async def test_a_bare_edit_during_discovery_is_not_taken_for_an_answer(chat: Har
     assert "edit <number>" in reply
     async with chat.db.uow() as uow:
         assert "who" not in (await uow.requests.get(chat.team, 1)).answers
+
+
+async def test_a_cancel_during_discovery_tells_the_voices_too(chat: Harness) -> None:
+    await chat.say("sam", "request CSV export")
+    await chat.say("erin", "metoo 1 support retypes them too")
+    sent = await chat.say("sam", "cancel")
+    told = [flatten(o) for o in sent if o.to_user == "erin"]
+    assert len(told) == 1 and "was withdrawn" in told[0]

@@ -247,10 +247,16 @@ def _similar_hint(turn: Turn, number: int,
 
 
 async def withdraw(turn: Turn, request: Request) -> None:
+    """The request is withdrawn (`withdraw n`, or `cancel` during its discovery); whoever added
+    their voice hears it, whichever way it was said."""
     request.move(WITHDRAW, turn.now)
     await turn.save(request)
     await turn.reply(f"Request #{request.number} is withdrawn. Nothing else to do.",
                      where=discovery_place(turn, request) if turn.msg.direct else None)
+    await voices.tell_voices(turn, request, f"Request #{request.number} "
+                             f"({one_line(request.title, 80)}), which you added your voice to, "
+                             "was withdrawn. If you still have this problem, file it yourself "
+                             f"with {turn.usage('request <title>')}.")
 
 
 async def cmd_request(turn: Turn, args: str) -> None:

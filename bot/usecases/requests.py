@@ -219,11 +219,7 @@ async def cmd_withdraw(turn: Turn, args: str) -> None:
                          f"request #{request.number}.", private=True)
         return
     if not await _refused(turn, request, WITHDRAW):
-        await withdraw(turn, request)
-        await tell_voices(turn, request, f"Request #{request.number} "
-                          f"({one_line(request.title, 80)}), which you added your voice to, was "
-                          "withdrawn. If you still have this problem, file it yourself with "
-                          f"{turn.usage('request <title>')}.")
+        await withdraw(turn, request)  # its voices hear it there
 
 
 COMMANDS = (
