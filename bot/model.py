@@ -433,3 +433,5 @@ class Outgoing:
     # The person this answers, in a shared place: where the bot may not post (it was never
     # invited there), the adapter tells them 1:1 instead of dropping the answer.
     reply_to: str | None = None
+    # A tracker effect (surface "issue-comment" / "issue-reopen"): the tracker's id of the issue.
+    issue: str | None = None

@@ -331,6 +331,9 @@ class UnitOfWork(ABC):
 class Sent:
     message_id: str | None = None  # the platform's id for the message (Slack ts, Teams activity id)
     channel: str | None = None  # where it landed (a DM's channel id, say)
+    # A tracker issue: what people call it ("owner/repo#12", "PROJ-12") and its web address.
+    label: str | None = None
+    link: str | None = None
 
 
 class RetryLater(Exception):
