@@ -12,23 +12,35 @@ import logging
 from collections.abc import Mapping
 
 from bot.assistant import Assistant, HeuristicAssistant
-from bot.model import InboundMessage
-from bot.ports import Cron, UnitOfWork
+from bot.model import TRACKER_EVENT, InboundMessage, Member, Outgoing
+from bot.ports import Cron, Sent, UnitOfWork
 from bot.text import MAX_TEXT, clean, one_line
-from bot.turn import Command, Spelling, Turn
-from bot.usecases import COMMANDS, blockers, chatter, corrections, discovery, overview, standups
+from bot.turn import Command, Spelling, Trackers, Turn
+from bot.usecases import (
+    COMMANDS,
+    blockers,
+    chatter,
+    corrections,
+    discovery,
+    overview,
+    requests,
+    standups,
+    tracking,
+)
 
 log = logging.getLogger(__name__)
 
 
 class Core:
     def __init__(self, assistant: Assistant | None = None, cron: Cron | None = None,
-                 spellings: Mapping[str, Spelling] | None = None) -> None:
+                 spellings: Mapping[str, Spelling] | None = None,
+                 trackers: Trackers | None = None) -> None:
         """`spellings`: per platform, how a command reads as one of its slash commands (shown
-        in usage hints to someone who used one)."""
+        in usage hints to someone who used one). `trackers`: where accepted requests are filed."""
         self.assistant = assistant or HeuristicAssistant()
         self.cron = cron
         self.spellings = dict(spellings or {})
+        self.trackers = trackers or Trackers()
         self.table: tuple[Command, ...] = COMMANDS
         self.commands: dict[str, Command] = {}
         for command in COMMANDS:
@@ -39,6 +51,11 @@ class Core:
                      assistant: Assistant | None = None) -> None:
         """Handle one message. `assistant` overrides the core's own for this message (the
         relay passes answers it prepared before opening the unit of work)."""
+        if msg.kind == TRACKER_EVENT:  # a tracker's webhook: its team is the request's
+            await requests.tracker_changed(Turn(
+                msg, uow, Member(msg.where.team, msg.user), "", False,
+                assistant or self.assistant, spellings=self.spellings, trackers=self.trackers))
+            return
         team = msg.where.team
         await uow.tenants.ensure(team)
         member = await uow.members.ensure(team, msg.user, name=msg.user_name, tz=msg.user_tz,
@@ -48,7 +65,7 @@ class Core:
         explicit = bool(msg.command) or text.startswith("/")
         turn = Turn(msg, uow, member, text, slash=bool(msg.command),
                     assistant=assistant or self.assistant, cron=self.cron,
-                    commands=self.table, spellings=self.spellings)
+                    commands=self.table, spellings=self.spellings, trackers=self.trackers)
 
         if msg.kind in ("edit", "delete"):
             await corrections.handle(turn)
@@ -81,6 +98,16 @@ class Core:
             await discovery.answer(turn, request)
             return
         await self._free_text(turn)
+
+    async def sent(self, uow: UnitOfWork, message: Outgoing, sent: Sent) -> None:
+        """The dispatcher delivered `message` (bot.relay.dispatch.OnSent)."""
+        if message.surface == "issue":
+            await tracking.filed(uow, message, sent.message_id, sent.label, sent.link)
+
+    async def given_up(self, uow: UnitOfWork, message: Outgoing, error: str) -> None:
+        """The dispatcher gave up on `message` (bot.relay.dispatch.OnGivenUp)."""
+        if message.surface.startswith("issue"):
+            await tracking.not_filed(uow, message, error)
 
     async def run(self, turn: Turn, name: str, args: str) -> None:
         if name == "producer":  # `/producer accept 3` is `accept 3`

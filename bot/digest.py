@@ -22,7 +22,7 @@ from bot.model import (
 )
 from bot.ports import UnitOfWork
 from bot.text import age, mention, one_line
-from bot.views import Evidence, blocker_line, evidence_of, plural, request_line
+from bot.views import Evidence, blocker_line, evidence_of, issue_line, plural, request_line
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7)}
 
@@ -52,6 +52,7 @@ class RequestLine:
     evidence: Evidence = Evidence()  # how many people have the problem, in which teams
     created_at: datetime | None = None
     merged_into: int | None = None
+    issue: str | None = None  # its issue in the team's tracker: "acme/app#12 https://..."
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _request_line(r: Request, now: datetime, evidence: dict[int, Evidence]) -> R
         if r.state == RequestState.IN_PROGRESS and r.outcome_at else None
     return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
                        age(r.created_at, now), reopened, r.problem_unclear,
-                       evidence.get(r.number, Evidence()), r.created_at, r.merged_into)
+                       evidence.get(r.number, Evidence()), r.created_at, r.merged_into,
+                       issue_line(r) if r.issue_label else None)
 
 
 def _by_voices(r: Request, evidence: dict[int, Evidence]) -> tuple[int, datetime]:
@@ -235,6 +237,8 @@ def _request_text(r: RequestLine, with_problem: bool = True) -> str:
     details = [mention(r.requester)]
     if r.evidence.people > 1:
         details.append(r.evidence.summary)
+    if r.issue:
+        details.append(r.issue)
     if not with_problem:
         return request_line(r.number, r.title, *details)
     line = request_line(r.number, r.title, *details, problem=r.problem,

@@ -244,6 +244,13 @@ class Request:
     # that an edit of that message corrects the answer.
     answer_messages: dict[str, str] = field(default_factory=dict)
     merged_into: int | None = None  # MERGED: the request its people now count on
+    # Its issue in the team's tracker. `issue_project` ("github:acme/app") is set when filing
+    # is queued; the rest when the tracker has answered (`issue_ref`: the adapter's own id of
+    # the issue, `issue_label`: "acme/app#12", `issue_link`: its web address).
+    issue_project: str | None = None
+    issue_ref: str | None = None
+    issue_label: str | None = None
+    issue_link: str | None = None
 
     @property
     def problem(self) -> str | None:
@@ -378,6 +385,15 @@ class TeamSettings:
     holidays: tuple[str, ...] = ()  # ISO dates in the team's zone
     escalate_after_days: float = 2.0  # working days before an open blocker goes to producers
     created_at: datetime | None = None
+    # Where accepted requests are filed: a tracker project ("github:acme/app", "jira:PROJ",
+    # "linear:ENG"), NO_TRACKER for none, or None for the environment's default.
+    tracker: str | None = None
+
+
+NO_TRACKER = "none"
+# InboundMessage.kind of a tracker's webhook: an issue changed. Its `where` is the tracker
+# (platform "github", tenant the project ref), its `form` says what happened (bot.usecases.tracking).
+TRACKER_EVENT = "tracker"
 
 
 @dataclass

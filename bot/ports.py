@@ -144,6 +144,11 @@ class Requests(ABC):
     @abstractmethod
     async def by_thread(self, team: Team, channel: str, thread: str) -> Request | None: ...
 
+    @abstractmethod
+    async def by_issue(self, kind: str, ref: str) -> Request | None:
+        """The request filed as issue `ref` in a tracker of `kind` ("github", ...), whichever
+        team it belongs to: a tracker's webhook names the issue, not the team."""
+
 
 class Voices(ABC):
     """Who else has a request's problem: one voice per person and request."""

@@ -12,6 +12,21 @@ from bot.model import Action, Blocker, InboundMessage, Member, Outgoing, Request
 from bot.ports import Cron, UnitOfWork, reply_place
 from bot.text import mention, parse_number
 
+
+@dataclass(frozen=True)
+class Trackers:
+    """The deployment's issue trackers (bot.usecases.tracking): the kinds it has credentials
+    for (secrets stay in the environment), the project a team files into when it chose none
+    ("github:acme/app"), and per chat platform a web link back to a place in it."""
+
+    kinds: frozenset[str] = frozenset()
+    default: str | None = None
+    links: Mapping[str, Link] = field(default_factory=dict)
+
+
+# A web address of a place in a chat platform: (the place, the message there) -> URL, or None.
+Link = Callable[[Where, str | None], str | None]
+
 # How a platform spells a command typed as one of its own slash commands (Slack: `/request`,
 # `/producer accept 3`). The adapter that knows supplies it; elsewhere commands are plain words.
 Spelling = Callable[[str], str]
@@ -30,6 +45,7 @@ class Turn:
     cron: Cron | None = None
     commands: Sequence[Command] = ()  # the whole table, for `help`
     spellings: Mapping[str, Spelling] = field(default_factory=dict)
+    trackers: Trackers = field(default_factory=lambda: Trackers())
 
     @property
     def team(self) -> Team:

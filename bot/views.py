@@ -138,6 +138,8 @@ def request_sections(r: Request, evidence: Evidence | None = None) -> tuple[Sect
                      "yet; worth a word with the requester before deciding.")
     if r.decision_reason:
         lines.append(f"*Reason:* {one_line(r.decision_reason, 300)}")
+    if issue := issue_line(r):
+        lines.append(f"*Issue:* {issue}")
     return (Section("\n".join(lines)),)
 
 
@@ -160,6 +162,30 @@ def delivery_actions(r: Request) -> tuple[Action, ...]:
         Action("It solved my problem", f"solved {r.number}", style="primary"),
         Action("Not yet", f"notyet {r.number}", needs_reason=True),
     )
+
+
+# ---- a request's issue in the team's tracker (bot.usecases.tracking) -------------------------
+
+KINDS = {"github": "GitHub", "jira": "Jira", "linear": "Linear"}
+
+
+def kind_of(project: str) -> str:
+    return project.split(":", 1)[0]
+
+
+def named(project: str) -> str:
+    """`GitHub (acme/app)`."""
+    kind, _, target = project.partition(":")
+    return f"{KINDS.get(kind, kind)} ({target})"
+
+
+def issue_line(request: Request) -> str | None:
+    """`acme/app#12 (https://...)` once filed, `being filed in GitHub (acme/app)` before."""
+    if request.issue_label:
+        return request.issue_label + (f" {request.issue_link}" if request.issue_link else "")
+    if request.issue_project:
+        return f"being filed in {named(request.issue_project)}"
+    return None
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

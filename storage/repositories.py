@@ -107,7 +107,8 @@ class SqlTenants(_Repo, ports.Tenants):
     @staticmethod
     def _settings(row: TeamRow) -> TeamSettings:
         return TeamSettings(Team(row.platform, row.tenant), row.timezone or "UTC",
-                            tuple(row.holidays or ()), row.escalate_after_days, row.created_at)
+                            tuple(row.holidays or ()), row.escalate_after_days, row.created_at,
+                            row.tracker)
 
     async def get(self, team: Team) -> TeamSettings:
         row = (await self.session.execute(select(TeamRow).where(
@@ -117,7 +118,7 @@ class SqlTenants(_Repo, ports.Tenants):
     async def update(self, settings: TeamSettings) -> None:
         await self.session.execute(update(TeamRow).where(_team_filter(TeamRow, settings.team)).values(
             timezone=settings.timezone, holidays=sorted(set(settings.holidays)),
-            escalate_after_days=settings.escalate_after_days))
+            escalate_after_days=settings.escalate_after_days, tracker=settings.tracker))
 
     async def all(self) -> list[TeamSettings]:
         rows = await self.session.execute(select(TeamRow).order_by(TeamRow.id))
@@ -263,7 +264,7 @@ _REQUEST_FIELDS = ("number", "title", "requester", "channel", "thread", "discove
                    "followup_asked", "discovery_direct", "decision_reason", "decided_by",
                    "created_at", "ready_at", "decided_at", "delivered_at", "delivery_note",
                    "outcome_at", "outcome_note", "private", "problem_unclear",
-                   "merged_into")
+                   "merged_into", "issue_project", "issue_ref", "issue_label", "issue_link")
 
 
 def _request(row: RequestRow) -> Request:
@@ -330,6 +331,14 @@ class SqlRequests(_Repo, ports.Requests):
         return await self._one(self._select(team).where(
             RequestRow.channel == channel, RequestRow.thread == thread,
         ).order_by(RequestRow.number.desc()))
+
+    async def by_issue(self, kind: str, ref: str) -> Request | None:
+        # Across teams on purpose: a tracker's webhook names an issue, not a team. The issue's
+        # reference is the tracker's own and unique within that tracker.
+        row = (await self.session.execute(select(RequestRow).where(
+            RequestRow.issue_ref == ref, RequestRow.issue_project.startswith(f"{kind}:"),
+        ).order_by(RequestRow.id).limit(1))).scalar_one_or_none()
+        return _request(row) if row else None
 
 
 _VOICE_FIELDS = ("number", "at", "user_team", "problem", "merged_from")

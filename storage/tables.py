@@ -58,6 +58,7 @@ class TeamRow(Base):
     escalate_after_days: Mapped[float] = mapped_column(default=2.0, server_default=text("2"))
     next_blocker: Mapped[int] = mapped_column(Integer, default=0)
     next_request: Mapped[int] = mapped_column(Integer, default=0)
+    tracker: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
 
 
@@ -156,6 +157,10 @@ class RequestRow(Base):
     answer_messages: Mapped[dict[str, Any]] = mapped_column(default=dict,
                                                             server_default=text("'{}'"))
     merged_into: Mapped[int | None]
+    issue_project: Mapped[str | None] = mapped_column(String(300))
+    issue_ref: Mapped[str | None] = mapped_column(String(300), index=True)
+    issue_label: Mapped[str | None] = mapped_column(String(300))
+    issue_link: Mapped[str | None] = mapped_column(Text)
 
 
 class VoiceRow(Base):

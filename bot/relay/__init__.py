@@ -46,6 +46,7 @@ class Relay:
         self.intake = Intake(uow_factory, on_stored=self._wake.set)
         self.worker = InboxWorker(uow_factory, core, self.intake)
         self.dispatcher = Dispatcher(uow_factory, senders, clock)
+        self.core = core  # and what the dispatcher tells it
         self._uow_factory = uow_factory
 
     # ---- what the parts share (settable, as plain attributes were) ----------------------
@@ -66,6 +67,8 @@ class Relay:
     @core.setter
     def core(self, core: Core) -> None:
         self.worker.core = core
+        if core is not None:  # some tests relay without a core
+            self.dispatcher.on_sent, self.dispatcher.on_given_up = core.sent, core.given_up
 
     @property
     def senders(self) -> dict[str, Sender]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +25,20 @@ LEASE_SECONDS = 60.0
 
 # What became of one attempt: (what to do, seconds to wait, why). None: it was delivered.
 Outcome = tuple[str, float, str]
+# What the core does, in the unit of work that marks an outbox row sent or given up, with what
+# the platform answered or why it never will: a tracker's new issue is recorded on its request
+# in the same commit as "sent", so a crash cannot leave one without the other.
+OnSent = Callable[[UnitOfWork, Outgoing, Sent], Awaitable[None]]
+OnGivenUp = Callable[[UnitOfWork, Outgoing, str], Awaitable[None]]
+
+# Outbox rows that are not chat messages: tracker effects (adapters/trackers/base.py) go to the
+# sender registered as "tracker", whatever chat platform their team is on.
+TRACKER = "tracker"
+
+
+def route(message: Outgoing) -> str:
+    """The sender a message goes through."""
+    return TRACKER if message.surface.startswith("issue") else message.where.platform
 
 
 def utcnow() -> datetime:
@@ -43,10 +57,12 @@ def reason(exc: BaseException) -> str:
 
 class Dispatcher:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], senders: Mapping[str, Sender],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, on_sent: OnSent | None = None,
+                 on_given_up: OnGivenUp | None = None) -> None:
         self.uow_factory = uow_factory
         self.senders = dict(senders)
         self.clock = clock
+        self.on_sent, self.on_given_up = on_sent, on_given_up
         # When each channel may next be sent to (this process's share of the platform's pace).
         self._next_free: dict[tuple[str, str, str], datetime] = {}
         # What the last dispatch tried and could not send yet, and why (the command line says).
@@ -64,7 +80,7 @@ class Dispatcher:
             message = await self._threaded(item)
             if message is None:
                 continue
-            sender = self.senders.get(message.where.platform)
+            sender = self.senders.get(route(message))
             wait = self._pace(message, sender)
             if wait:
                 async with self.uow_factory() as uow:
@@ -82,7 +98,7 @@ class Dispatcher:
     async def _attempt(self, item: OutboxItem, message: Outgoing,
                        sender: Sender | None) -> tuple[Outcome | None, Sent | None]:
         if sender is None:
-            return ("give_up", 0, f"no sender for {item.message.where.platform}"), None
+            return ("give_up", 0, f"no sender for {route(item.message)}"), None
         try:
             result = await sender.find_sent(message) if item.maybe_sent else None
             if result is None:
@@ -105,9 +121,11 @@ class Dispatcher:
             if outcome is None:
                 await uow.outbox.sent(item.id, self.clock())
                 key, message_id = message.key, result.message_id if result else None
-                if key and message_id:
+                if key and message_id and route(message) != TRACKER:
                     channel = result.channel if result and result.channel else message.where.channel
                     await uow.posted.remember(message.where.team, key, channel, message_id)
+                if self.on_sent is not None:
+                    await self.on_sent(uow, message, result or Sent())
             elif outcome[0] == "wait":  # a rate limit: not an attempt that failed
                 log.info("outbox row %s rate limited; waiting %.0fs", item.id, outcome[1])
                 await uow.outbox.postpone(
@@ -119,6 +137,8 @@ class Dispatcher:
             else:
                 log.error("giving up on outbox row %s: %s", item.id, outcome[2])
                 await uow.outbox.give_up(item.id, outcome[2])
+                if self.on_given_up is not None:
+                    await self.on_given_up(uow, message, outcome[2])
             await uow.commit()
 
     def _pace(self, message: Outgoing, sender: Sender | None) -> float:

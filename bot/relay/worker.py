@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from bot.assistant import Assistant, Planner, Prepared
 from bot.core import Core
-from bot.model import InboundMessage, Outgoing, Team
+from bot.model import TRACKER_EVENT, InboundMessage, Outgoing, Team
 from bot.ports import UnitOfWork, reply_place
 from bot.relay.intake import Intake
 from bot.trace import current_event
@@ -145,6 +145,9 @@ class InboxWorker:
             if msg is None:
                 return
             await uow.inbox.fail(inbox_id, f"{type(exc).__name__}: {exc}"[:2000])
+            if msg.kind == TRACKER_EVENT:  # a webhook: nobody in a chat to apologise to
+                await uow.commit()
+                return
             await uow.outbox.add(Outgoing(
                 where=reply_place(msg),
                 text="Sorry, something went wrong on my side and nothing was recorded. "

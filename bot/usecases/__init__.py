@@ -5,7 +5,9 @@
     discovery.py  request (filing) and its discovery questions
     confirm.py    the Yes/No to "is that your answer?" (a message that looked off-topic)
     edits.py      edit: correcting a discovery answer before the decision
-    requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver
+    requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver; what a
+                  tracker's webhook says happened to a request's issue
+    tracking.py   track: a request's issue in the team's tracker (filed, reopened, recorded)
     voices.py     metoo (others have the problem too), merge; who hears when a request moves
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
@@ -19,13 +21,24 @@
 from __future__ import annotations
 
 from bot.turn import Command
-from bot.usecases import blockers, confirm, discovery, edits, overview, requests, standups, team, voices
+from bot.usecases import (
+    blockers,
+    confirm,
+    discovery,
+    edits,
+    overview,
+    requests,
+    standups,
+    team,
+    tracking,
+    voices,
+)
 
 # The groups of `help`, in order; within a group, commands keep their modules' order.
 GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help")
 
 COMMANDS: tuple[Command, ...] = tuple(sorted(
     (*blockers.COMMANDS, *discovery.COMMANDS, *edits.COMMANDS, *confirm.COMMANDS,
-     *requests.COMMANDS, *voices.COMMANDS, *standups.COMMANDS,
+     *requests.COMMANDS, *tracking.COMMANDS, *voices.COMMANDS, *standups.COMMANDS,
      *overview.COMMANDS, *team.COMMANDS),
     key=lambda command: GROUPS.index(command.group)))

@@ -97,7 +97,8 @@ async def cmd_home(turn: Turn, args: str) -> None:
         return [found[r.number].summary] if found[r.number].people > 1 else []
 
     def line(r: Request, *details: str) -> str:
-        return request_line(r.number, r.title, *details, *people(r))
+        issue = [r.issue_label] if r.issue_label else []
+        return request_line(r.number, r.title, *details, *people(r), *issue)
 
     voiced = set(await uow.voices.by_user(turn.team, turn.user))
     seen = [r for r in requests if r.requester != turn.user

@@ -1,9 +1,12 @@
-"""A request's life after discovery: producers accept, decline, start and deliver it; the
-requester says whether the delivery solved their problem; either may withdraw it. Which state
+"""A request's life after discovery: producers accept, decline, start and deliver it (or the
+team's tracker says so, through its webhooks); the requester says whether the delivery solved
+their problem; either may withdraw it. Which state
 may go where is `Request.move`'s table (bot.model); this module says who may and what people
 hear."""
 
 from __future__ import annotations
+
+import logging
 
 from bot.model import (
     ACCEPT,
@@ -15,16 +18,27 @@ from bot.model import (
     START,
     WITHDRAW,
     Action,
+    InboundMessage,
+    Member,
     Move,
+    Outgoing,
     Request,
     RequestState,
+    Role,
     Section,
 )
+from bot.ports import UnitOfWork
 from bot.text import MAX_TEXT, mention, one_line
 from bot.turn import Command, Turn
+from bot.usecases import tracking
 from bot.usecases.discovery import withdraw
 from bot.usecases.voices import evidence, sections, tell_voices, voice_buttons
 from bot.views import delivery_actions, plural, private_note, request_line
+
+log = logging.getLogger(__name__)
+
+# What a tracker's webhook can report (adapters/trackers/base.py CHANGES).
+STARTED, DONE, NOT_PLANNED, REOPENED = "started", "done", "not_planned", "reopened"
 
 
 async def cmd_requests(turn: Turn, args: str) -> None:
@@ -44,6 +58,7 @@ async def cmd_requests(turn: Turn, args: str) -> None:
     lines = [request_line(r.number, r.title, r.status, mention(r.requester),
                           *([found[r.number].summary] if found[r.number].people > 1
                             and r.state != RequestState.MERGED else []),
+                          *([r.issue_label] if r.issue_label else []),
                           problem=r.problem, problem_limit=120) for r in shown]
     more = f" (showing the newest 40 of {len(requests)})" if len(requests) > 40 else ""
     # Buttons for the open requests of others the sender has not voiced yet.
@@ -106,7 +121,10 @@ async def cmd_accept(turn: Turn, args: str) -> None:
     if decided is None:
         return
     request, _ = decided
-    await turn.reply(f"Request #{request.number} accepted by {mention(turn.user)}.",
+    project = await tracking.file(turn, request)
+    await turn.reply(f"Request #{request.number} accepted by {mention(turn.user)}."
+                     + (f" Filing it in {tracking.named(project)}; the link follows here."
+                        if project else ""),
                      actions=(Action("Start work", f"start {request.number}"),
                               Action("Mark delivered", f"deliver {request.number}")))
     await _notify_requester(turn, request, f"Good news: your request #{request.number} "
@@ -122,6 +140,10 @@ async def cmd_decline(turn: Turn, args: str) -> None:
         return
     request, reason = decided
     await turn.reply(f"Request #{request.number} declined by {mention(turn.user)}.")
+    await tell_declined(turn, request, reason)
+
+
+async def tell_declined(turn: Turn, request: Request, reason: str) -> None:
     await _notify_requester(turn, request, f"Your request #{request.number} "
                             f"({one_line(request.title, 80)}) was declined: "
                             f"{one_line(reason, 300)}")
@@ -136,6 +158,10 @@ async def cmd_start(turn: Turn, args: str) -> None:
     request, _ = decided
     await turn.reply(f"Request #{request.number} is in progress.",
                      actions=(Action("Mark delivered", f"deliver {request.number}"),))
+    await tell_started(turn, request)
+
+
+async def tell_started(turn: Turn, request: Request) -> None:
     await _notify_requester(turn, request, f"Work on your request #{request.number} "
                             f"({one_line(request.title, 80)}) has started.")
 
@@ -147,10 +173,19 @@ async def cmd_deliver(turn: Turn, args: str) -> None:
     request, note = decided
     await turn.reply(f"Request #{request.number} delivered. I've asked "
                      f"{mention(request.requester)} whether it solved their problem.")
+    await tell_delivered(turn, request, note)
+
+
+async def tell_delivered(turn: Turn, request: Request, note: str) -> None:
+    """The requester is asked whether the delivery solved their problem, with the check they
+    gave themselves (their success criterion); every voice hears it was delivered."""
+    success = request.answers.get("success")
     question = (f"Request #{request.number} ({one_line(request.title, 80)}) was delivered"
                 + (f": {one_line(note, 200)}" if note else ".")
                 + " Did it solve your problem"
-                + (f" ({one_line(request.problem, 200)})?" if request.problem else "?"))
+                + (f" ({one_line(request.problem, 200)})?" if request.problem else "?")
+                + (f" You said we would know it worked when: {one_line(success, 300)}"
+                   if success else ""))
     if request.requester == turn.user:
         await turn.reply(question, actions=delivery_actions(request))
     else:
@@ -188,7 +223,11 @@ async def _outcome(turn: Turn, args: str, solved: bool) -> None:
     else:
         text = (f"{mention(turn.user)} says request #{number} hasn't solved their problem yet"
                 + (f": {one_line(note, 300)}" if note else "."))
-        await turn.reply(f"Thanks, I've reopened request #{number} and told the producers.")
+        await turn.reply(f"Thanks, I've reopened request #{number} and told the producers."
+                         + (f" I've reopened {request.issue_label} too." if request.issue_ref
+                            else ""))
+        await tracking.reopen(turn, request, "The requester says this has not solved their "
+                              "problem yet" + (f": {note[:2000]}" if note else "."))
     producers = await turn.producers()
     for producer in producers:
         if producer != turn.user:
@@ -220,6 +259,66 @@ async def cmd_withdraw(turn: Turn, args: str) -> None:
         return
     if not await _refused(turn, request, WITHDRAW):
         await withdraw(turn, request)  # its voices hear it there
+
+
+# ---- what a tracker's webhook reports (bot.usecases.tracking files the issue) -----------------
+
+
+def _as_tracker(msg: InboundMessage, uow: UnitOfWork, request: Request, base: Turn) -> Turn:
+    """A turn in the request's conversation for what happened in the tracker, acting as the
+    tracker (never a member of the team: it holds no role and is nobody's mention)."""
+    where, _ = tracking.place_of(request)
+    actor = f"{msg.where.platform}:{msg.user}"
+    inbound = InboundMessage(where=where, user=actor, text=msg.text, event_id=msg.event_id,
+                             at=msg.at, kind=msg.kind)
+    return Turn(inbound, uow, Member(request.team, actor, Role.MEMBER), "", False,
+                base.assistant, spellings=base.spellings, trackers=base.trackers)
+
+
+async def tracker_changed(turn: Turn) -> None:
+    """A tracker's webhook said an issue changed; `turn.msg.form` says how (see TRACKER_EVENT)."""
+    msg, uow = turn.msg, turn.uow
+    form = msg.form or {}
+    change, kind = form.get("change", ""), msg.where.platform
+    request = await uow.requests.by_issue(kind, form.get("issue", ""))
+    if request is None:
+        log.info("%s webhook about an issue no request was filed as; ignored", kind)
+        return
+    here = _as_tracker(msg, uow, request, turn)
+    label = request.issue_label or form.get("label") or "the issue"
+    by = f" by {one_line(msg.user, 60)}" if msg.user and msg.user != kind else ""
+    why = one_line(msg.text, 300) if msg.text else ""
+    n = request.number
+    if change == STARTED and request.can(START):
+        request.move(START, msg.at, note=None)
+        await here.save(request)
+        await _say(here, request, f"{label} was started{by}: request #{n} is in progress.")
+        await tell_started(here, request)
+    elif change == DONE and request.can(DELIVER):
+        request.move(DELIVER, msg.at, note=f"{label} closed as done")
+        await here.save(request)
+        await _say(here, request, f"{label} was closed as done{by}: request #{n} is delivered. "
+                   f"I've asked {mention(request.requester)} whether it solved their problem.")
+        await tell_delivered(here, request, f"{label} was closed as done")
+    elif change == NOT_PLANNED and request.can(DECLINE):
+        reason = f"{label} was closed as not planned" + (f": {why}" if why else "")
+        request.move(DECLINE, msg.at, note=reason)
+        await here.save(request)
+        await _say(here, request, f"{reason}{by}. Request #{n} is declined.")
+        await tell_declined(here, request, reason)
+    elif change == REOPENED and request.can(REOPEN):
+        request.move(REOPEN, msg.at, note=f"{label} was reopened")
+        await here.save(request)
+        await _say(here, request, f"{label} was reopened{by}: request #{n} is in progress again.")
+    else:
+        log.info("%s webhook: %s on request #%s (%s) changes nothing", kind, change, n,
+                 request.state.value)
+
+
+async def _say(turn: Turn, request: Request, text: str) -> None:
+    """In the request's conversation, for everyone there."""
+    where, key = tracking.place_of(request)
+    await turn.say(Outgoing(where=where, thread_key=key, text=text))
 
 
 COMMANDS = (
