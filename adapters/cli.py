@@ -23,7 +23,7 @@ from adapters.server import build_platforms, freeze_startup_heap, serving
 from adapters.train import add_arguments as add_train_arguments
 from adapters.train import train_command
 from bot.digest import PERIODS, build_digest, render_text
-from bot.model import SCHEDULE_KINDS, Role, Schedule, Team
+from bot.model import NO_TRACKER, SCHEDULE_KINDS, Role, Schedule, Team
 from bot.relay import utcnow
 from bot.usecases import admin
 from bot.usecases.overview import send_digest
@@ -161,6 +161,40 @@ async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def cmd_tracker(settings: config.Settings, args: argparse.Namespace) -> int:
+    async with open_app(settings) as app:
+        trackers = app.relay.core.trackers
+        if args.action == "set":
+            team, kind = Team.parse(args.team), args.kind.lower()
+            if kind in ("none", "default"):
+                project = NO_TRACKER if kind == "none" else None
+            else:
+                if kind not in config.TRACKER_TARGETS:
+                    print(f"producer-bot: {args.kind!r} is no tracker: github, jira, linear, "
+                          "none (file nowhere) or default (the environment's)", file=sys.stderr)
+                    return 2
+                if not args.project:
+                    print(f"producer-bot: which {kind} project? "
+                          f"e.g. tracker set --team {args.team} {kind} "
+                          f"{config.TRACKER_TARGETS[kind][1].split('e.g. ')[-1]}", file=sys.stderr)
+                    return 2
+                if problem := config.tracker_target_problem(kind, args.project):
+                    print(f"producer-bot: {problem}", file=sys.stderr)
+                    return 2
+                project = f"{kind}:{args.project}"
+            shown = [await app.relay.perform(partial(admin.set_tracker, trackers=trackers,
+                                                     team=team, project=project))]
+        else:
+            shown = await app.relay.perform(partial(
+                admin.team_trackers, trackers=trackers,
+                team=Team.parse(args.team) if args.team else None))
+    for name, on, why in settings.trackers():
+        print(f"{name:7} {'on ' if on else 'off'} {why}")
+    for found in shown:
+        print(f"{found.team}: {found.project or 'no tracker'} ({found.why})")
+    return 0
+
+
 async def cmd_teams_package(settings: config.Settings, args: argparse.Namespace) -> int:
     from adapters.teams.package import build_package
 
@@ -217,6 +251,18 @@ def parser() -> argparse.ArgumentParser:
     put.add_argument("--channel", help="channel id to post in (default: 1:1 messages)")
     put.add_argument("--off", action="store_true", help="store it switched off")
     sc.set_defaults(run=cmd_schedule)
+    tk = sub.add_parser("tracker", help="show or choose where accepted requests are filed")
+    tk_sub = tk.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tshow = tk_sub.add_parser("show", help="the configured trackers and each team's project")
+    tshow.add_argument("--team", help="PLATFORM:TENANT (default: all teams)")
+    tset = tk_sub.add_parser("set", help="choose one team's tracker project")
+    tset.add_argument("--team", required=True, help="PLATFORM:TENANT, e.g. slack:T0123")
+    tset.add_argument("kind", help="github, jira, linear; none (file nowhere); default "
+                      "(the environment's)")
+    tset.add_argument("project", nargs="?",
+                      help="github: OWNER/REPO; jira: PROJECT key; linear: TEAM key")
+    tk.set_defaults(run=cmd_tracker)
+
     t = sub.add_parser("teams-package", help="build the Teams app package (zip) to upload")
     t.add_argument("--app-id", help="your Azure Bot's Microsoft App ID (default: MicrosoftAppId)")
     t.add_argument("--out", default="producer-bot-teams.zip",

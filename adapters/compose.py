@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from adapters import trackers
 from adapters.config import ConfigError, Settings
 from adapters.llm import open_assistant
 from adapters.scheduler import ApsCron
@@ -17,7 +18,9 @@ from bot import learned
 from bot.core import Core
 from bot.ports import Sender
 from bot.relay import Relay
+from bot.relay.dispatch import TRACKER
 from bot.scheduling import Scheduler
+from bot.turn import Trackers
 from storage.db import Database, is_sqlite
 from storage.migrate import schema_problem, upgrade
 
@@ -48,11 +51,18 @@ async def open_app(settings: Settings, senders: Mapping[str, Sender] | None = No
         learned.preload()
         cron = ApsCron()
         async with open_assistant(settings) as assistant:
-            core = Core(assistant, cron=cron, spellings={"slack": slack_commands.spell})
+            core = Core(assistant, cron=cron, spellings={"slack": slack_commands.spell},
+                        trackers=Trackers(settings.tracker_kinds(), settings.default_tracker(),
+                                          trackers.LINKS))
             relay = Relay(db.uow, core, senders or {})
+            tracker = trackers.TrackerSender(trackers.tracker_factory(settings))
+            relay.senders.setdefault(TRACKER, tracker)
             scheduler = Scheduler(db.uow, cron,
                                   grace=timedelta(hours=settings.schedule_grace_hours),
                                   assistant=assistant)
-            yield App(settings, db, relay, scheduler)
+            try:
+                yield App(settings, db, relay, scheduler)
+            finally:
+                await tracker.close()
     finally:
         await db.dispose()

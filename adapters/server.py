@@ -16,13 +16,20 @@ import logging
 import resource
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import ClientConnectionResetError, web
 from aiohttp.web_protocol import RequestHandler
 
+from adapters import trackers
 from adapters.compose import App
 from adapters.scheduler import SchedulerRunner
+from adapters.trackers.base import Webhook
+from bot.model import TRACKER_EVENT, InboundMessage, Where
+from bot.ports import StorageUnavailable
+from bot.usecases import admin
 from storage.db import Database, DatabaseUnavailable
 from storage.migrate import schema_problem
 
@@ -31,6 +38,7 @@ log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 20.0
 APP_KEY: web.AppKey[App] = web.AppKey("producer_bot", App)
 RUNNER_KEY: web.AppKey[SchedulerRunner] = web.AppKey("scheduler", SchedulerRunner)
+WEBHOOKS_KEY: web.AppKey[dict[str, Webhook]] = web.AppKey("webhooks", dict)
 
 
 @dataclass(frozen=True)
@@ -293,7 +301,61 @@ def make_web_app(app: App, limits: Limits | None = None) -> web.Application:
     web_app[LIMITS_KEY] = limits or Limits()
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
+    web_app[WEBHOOKS_KEY] = trackers.webhooks(app.settings)
+    web_app.router.add_post("/webhooks/{kind}", tracker_webhook)
     return web_app
+
+
+async def log_team_trackers(app: App, most: int = 50) -> None:
+    """Which tracker each team files into, and why (the first `most` teams)."""
+    if not app.settings.tracker_kinds():
+        return
+    try:
+        teams = await app.relay.perform(partial(admin.team_trackers,
+                                                trackers=app.relay.core.trackers))
+    except Exception as exc:  # the storage watchdog reports an outage; start anyway
+        log.warning("could not read the teams' trackers: %s", exc)
+        return
+    for found in teams[:most]:
+        log.info("team %s files requests into %s (%s)", found.team,
+                 found.project or "no tracker", found.why)
+    if len(teams) > most:
+        log.info("... and %d more teams: `producer-bot tracker show` lists them",
+                 len(teams) - most)
+
+
+async def tracker_webhook(request: web.Request) -> web.Response:
+    """`POST /webhooks/github|jira|linear`: a tracker says an issue changed. Verified against
+    the tracker's secret before anything is read; stored in the inbox under its delivery id
+    (a redelivery, or the same delivery reaching another replica, changes nothing) and
+    answered at once; the worker moves the request."""
+    kind = request.match_info["kind"]
+    hook = request.app[WEBHOOKS_KEY].get(kind)
+    if hook is None:
+        return web.json_response({"ok": False, "error": f"no {kind} webhook is set up here"},
+                                 status=404)
+    body = await request.read()
+    if not hook.verify(request.headers, body):
+        log.warning("%s webhook with a bad signature refused", kind)
+        return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+    try:
+        changes = hook.parse(request.headers, body)
+    except ValueError as exc:
+        return web.json_response({"ok": False, "error": f"unreadable: {exc}"[:300]}, status=400)
+    relay = request.app[APP_KEY].relay
+    now = datetime.now(UTC)
+    for i, change in enumerate(changes):
+        message = InboundMessage(
+            where=Where(kind, kind, change.issue[:256]), user=kind, text=change.reason or "",
+            event_id=(change.delivery if i == 0 else f"{change.delivery}:{i}")[:256], at=now,
+            kind=TRACKER_EVENT, form={"change": change.change, "issue": change.issue,
+                                      "actor": change.actor or "", "label": change.label or "",
+                                      "link": change.link or ""})
+        try:
+            await relay.receive(message)
+        except StorageUnavailable:  # the tracker redelivers what was not acknowledged
+            return web.json_response({"ok": False, "error": "storage unavailable"}, status=503)
+    return web.json_response({"ok": True, "changes": len(changes)})
 
 
 @dataclass
@@ -342,6 +404,9 @@ async def serving(app: App, host: str | None = None, port: int | None = None,
         platform.mount(web_app)
     for name, on, why in settings.platforms():
         log.info("%s: %s (%s)", name, "enabled" if on else "off", why)
+    for name, on, why in settings.trackers():
+        log.info("tracker %s: %s (%s)", name, "enabled" if on else "off", why)
+    await log_team_trackers(app)
     ticker = SchedulerRunner(app.scheduler, settings.schedule_tick_seconds) if scheduler else None
     if ticker:
         web_app[RUNNER_KEY] = ticker

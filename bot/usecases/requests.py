@@ -268,7 +268,7 @@ def _as_tracker(msg: InboundMessage, uow: UnitOfWork, request: Request, base: Tu
     """A turn in the request's conversation for what happened in the tracker, acting as the
     tracker (never a member of the team: it holds no role and is nobody's mention)."""
     where, _ = tracking.place_of(request)
-    actor = f"{msg.where.platform}:{msg.user}"
+    actor = f"{msg.where.platform}:{(msg.form or {}).get('actor') or 'webhook'}"
     inbound = InboundMessage(where=where, user=actor, text=msg.text, event_id=msg.event_id,
                              at=msg.at, kind=msg.kind)
     return Turn(inbound, uow, Member(request.team, actor, Role.MEMBER), "", False,
@@ -286,7 +286,7 @@ async def tracker_changed(turn: Turn) -> None:
         return
     here = _as_tracker(msg, uow, request, turn)
     label = request.issue_label or form.get("label") or "the issue"
-    by = f" by {one_line(msg.user, 60)}" if msg.user and msg.user != kind else ""
+    by = f" by {one_line(form['actor'], 60)}" if form.get("actor") else ""
     why = one_line(msg.text, 300) if msg.text else ""
     n = request.number
     if change == STARTED and request.can(START):
