@@ -6,7 +6,8 @@ Shapes used here, checked against public material (see tests/trackers/payloads/l
   "Bearer"; personal keys do not; developers.linear.app "Getting started", and clients such
   as linear-cli's api.ts send the key as is).
 - A rate limit is a GraphQL error with `extensions.code` "RATELIMITED" and reset headers like
-  `X-RateLimit-Requests-Reset` (epoch ms); we accept it with status 400 or 429.
+  `X-RateLimit-Requests-Reset` (epoch); accounts differ on its HTTP status (400 or 429), so
+  either is read as one (linear.app/developers/rate-limiting, as summarised on apis.io).
 - Webhooks (developers.linear.app/docs/graphql/webhooks): `Linear-Signature` is the hex
   HMAC-SHA256 of the raw body, `Linear-Delivery` a UUID per delivery, the JSON body has
   `action`, `type`, `data` (the issue, with `state {name type}`, `identifier`, `url`, `team`),
@@ -118,13 +119,13 @@ def _error_codes(errors: Any) -> list[str]:
 
 def _rate_wait(headers: Mapping[str, str]) -> float:
     lowered = {k.lower(): v for k, v in headers.items()}
-    try:
+    if lowered.get("retry-after", "").replace(".", "", 1).isdigit():  # seconds, not a date
         return max(1.0, float(lowered["retry-after"]))
-    except (KeyError, ValueError):
-        pass
-    for name in ("x-ratelimit-requests-reset", "x-ratelimit-complexity-reset"):
-        try:  # epoch milliseconds
-            return max(1.0, float(lowered[name]) / 1000 - time.time())
+    for name in ("x-ratelimit-requests-reset", "x-ratelimit-complexity-reset",
+                 "x-ratelimit-reset"):
+        try:  # an epoch: milliseconds in Linear's documentation, seconds in some accounts
+            reset = float(lowered[name])
+            return max(1.0, (reset / 1000 if reset > 1e11 else reset) - time.time())
         except (KeyError, ValueError):
             continue
     return RATE_LIMIT_WAIT
@@ -136,7 +137,8 @@ class LinearTracker(Tracker):
     def __init__(self, api_key: str, team: str,
                  api_url: str = "https://api.linear.app/graphql") -> None:
         self.api_key, self.team, self.api_url = api_key, team, api_url
-        self.project = project_ref(KIND, team)
+        # Webhooks name the team by its key, always upper case ("ENG"): the same ref here.
+        self.project = project_ref(KIND, team if UUID.match(team) else team.upper())
         self._team: dict[str, Any] | None = None  # {id, key, states}: resolved once
 
     async def close(self) -> None:
@@ -223,9 +225,8 @@ class LinearTracker(Tracker):
     def _find_comment(issue: dict[str, Any], message: Outgoing) -> Sent | None:
         if not message.delivery_id:
             return None
-        token = marker(message)
         for node in ((issue.get("comments") or {}).get("nodes") or []):
-            if _has_marker(node.get("body"), token):
+            if _has_marker(node.get("body"), marker(message)):
                 return Sent(message_id=node["id"], label=issue["identifier"],
                             link=node.get("url") or issue["url"])
         return None
@@ -276,8 +277,7 @@ class LinearTracker(Tracker):
         except TransportQueryError as exc:
             raise self._query_error(exc.errors) from None
         except TransportConnectionFailed as exc:
-            cause = exc.__cause__
-            if isinstance(cause, aiohttp.ClientConnectorError) or not mutation:
+            if isinstance(exc.__cause__, aiohttp.ClientConnectorError) or not mutation:
                 # Refused before anything was sent, or only a read: nothing happened.
                 raise RetryLater(BACKOFF, f"Linear unreachable: {exc}") from None
             raise MaybeDelivered(f"Linear connection lost during a change: {exc}") from None

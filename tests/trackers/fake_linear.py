@@ -52,6 +52,7 @@ class FakeLinear:
     failures: dict[str, Failure] = field(default_factory=dict)
     deliveries: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
     cut_next_create: bool = False
+    hang_next_create: float = 0.0  # perform the next create, then answer this many seconds late
     webhook_url: str | None = None
     webhook_secret: str | None = None
     base_url: str = ""
@@ -159,6 +160,9 @@ class FakeLinear:
             assert request.transport is not None
             request.transport.abort()
             raise ConnectionResetError("cut off by the test")
+        if operation == "IssueCreate" and self.hang_next_create:
+            delay, self.hang_next_create = self.hang_next_create, 0.0
+            await asyncio.sleep(delay)  # the client has given up by then
         if "errors" in answer:
             return web.json_response(answer, status=400)
         return web.json_response({"data": answer})

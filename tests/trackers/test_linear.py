@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from adapters.trackers import linear
 from adapters.trackers.base import (
     COMMENT,
     DONE,
@@ -82,6 +83,12 @@ async def test_create_renders_markdown_with_the_marker(fake: FakeLinear, tracker
     assert all(c.authorization == fake.api_key for c in fake.calls)  # bare, no "Bearer"
 
 
+async def test_a_lower_case_team_key_is_the_webhooks_project(fake: FakeLinear):
+    tracker = LinearTracker(fake.api_key, "eng", fake.env()["LINEAR_API_URL"])
+    assert tracker.project == "linear:ENG" and tracker.kind == "linear"
+    assert (await tracker.send(issue_message())).label == "ENG-1"
+
+
 async def test_the_team_is_resolved_once(fake: FakeLinear, tracker: LinearTracker):
     await tracker.send(issue_message(1))
     await tracker.send(issue_message(2))
@@ -113,6 +120,16 @@ async def test_cut_during_create_is_found_and_not_filed_twice(fake: FakeLinear,
                          link=fake.issues[0]["link"])
     assert await tracker.send(message) == found  # a plain retry finds it too
     assert len(fake.issues) == 1 and len(fake.of("IssueCreate")) == 1
+
+
+async def test_a_timeout_during_create_may_have_filed(fake: FakeLinear, tracker: LinearTracker,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(linear, "TIMEOUT", 0.2)
+    fake.hang_next_create = 0.5
+    message = issue_message()
+    with pytest.raises(MaybeDelivered):
+        await tracker.send(message)
+    assert (await tracker.find_sent(message)).message_id == fake.issues[0]["ref"]
 
 
 async def test_find_sent_tells_request_7_from_request_70(fake: FakeLinear,
