@@ -1,0 +1,221 @@
+"""Requests filed in the team's tracker and followed back, through the real core, relay and
+storage (SQLite; PostgreSQL with TEST_DATABASE_URL). The tracker is a recording stand-in here;
+tests/trackers/ drive the real clients against fake GitHub, Jira and Linear servers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.core import Core
+from bot.model import NO_TRACKER, TRACKER_EVENT, InboundMessage, Outgoing, RequestState, Role, Where
+from bot.ports import Sender, Sent, Undeliverable
+from bot.relay.dispatch import TRACKER
+from bot.turn import Trackers
+from tests.conftest import Harness, flatten
+from tests.test_core import file_request
+
+GITHUB = Trackers(frozenset({"github"}), "github:acme/app",
+                  {"console": lambda where, message: f"https://chat.example/{where.channel}"})
+
+
+class RecordingTracker(Sender):
+    """Files issues in memory and answers as a tracker does."""
+
+    def __init__(self) -> None:
+        self.effects: list[Outgoing] = []
+        self.refuse: str | None = None
+
+    async def send(self, message: Outgoing) -> Sent:
+        if self.refuse:
+            raise Undeliverable(self.refuse)
+        self.effects.append(message)
+        if message.surface != "issue":
+            return Sent(message_id=message.issue)
+        n = len([e for e in self.effects if e.surface == "issue"])
+        project = message.where.channel.split(":", 1)[1]
+        return Sent(message_id=f"{project}#{n}", label=f"{project}#{n}",
+                    link=f"https://tracker.example/{project}/issues/{n}")
+
+    def issues(self) -> list[Outgoing]:
+        return [e for e in self.effects if e.surface == "issue"]
+
+
+@pytest.fixture
+async def tracked(chat: Harness) -> tuple[Harness, RecordingTracker]:
+    tracker = RecordingTracker()
+    chat.relay.core = Core(trackers=GITHUB)
+    chat.relay.senders = {**chat.relay.senders, TRACKER: tracker}
+    await chat.set_role("ana", Role.ENGINEER)
+    return chat, tracker
+
+
+async def request(h: Harness, number: int = 1):  # type: ignore[no-untyped-def]
+    async with h.db.uow() as uow:
+        return await uow.requests.get(h.team, number)
+
+
+async def webhook(h: Harness, change: str, issue: str = "acme/app#1", delivery: str = "d1",
+                  reason: str = "", actor: str = "octocat") -> list[Outgoing]:
+    before = len(h.sender.sent)
+    await h.relay.receive(InboundMessage(
+        where=Where("github", "github", issue), user="github", text=reason, event_id=delivery,
+        at=h.now, kind=TRACKER_EVENT,
+        form={"change": change, "issue": issue, "actor": actor, "label": issue, "link": ""}))
+    await h.relay.drain()
+    return h.sender.sent[before:]
+
+
+def told(sent: list[Outgoing], user: str) -> str:
+    return "\n".join(flatten(o) for o in sent if o.to_user == user)
+
+
+async def test_accept_files_one_issue_with_what_discovery_found(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    await chat.say("ana", f"metoo {number} support retypes the same rows")
+    sent = await chat.say("pat", f"accept {number}")
+    [issue] = tracker.issues()
+    assert issue.text == "CSV export" and issue.where.channel == "github:acme/app"
+    assert issue.key == "issue:1" and issue.where.team == chat.team
+    body = {s.title: s.text for s in issue.sections}
+    assert "Finance copies invoice rows by hand" in body["Problem"]
+    assert "the finance team" in body["Who has it"] and "2 people have it" in body["Who has it"]
+    assert "ana: support retypes the same rows" in body["Who has it"]
+    assert body["How they cope today"] == "a spreadsheet macro that breaks monthly"
+    assert body["How we will know it worked"] == "reconciliation done in under 30 minutes"
+    assert "sam" in body["Requested by"] and "https://chat.example/" in body["Requested by"]
+    assert "<@" not in "".join(body.values())  # a tracker renders no chat mentions
+    text = "\n".join(flatten(o) for o in sent)
+    assert "Filing it in GitHub (acme/app)" in text
+    assert "is filed in GitHub (acme/app) as acme/app#1: https://tracker.example/acme/app/issues/1" in text
+    r = await request(chat)
+    assert (r.issue_ref, r.issue_label) == ("acme/app#1", "acme/app#1")
+    # The card, the list and the digest show it.
+    assert "acme/app#1" in await chat.reply_text("pat", "requests")
+    assert "acme/app#1" in await chat.reply_text("pat", "digest")
+    # `track` of a filed request does not file it again.
+    assert "already filed: acme/app#1" in await chat.reply_text("pat", f"track {number}")
+    assert len(tracker.issues()) == 1
+
+
+async def test_track_files_a_request_accepted_before_the_tracker_was_set_up(chat: Harness) -> None:
+    number = await file_request(chat)
+    await chat.say("pat", f"accept {number}")  # no tracker yet: nothing filed
+    assert (await request(chat)).issue_project is None
+    tracker = RecordingTracker()
+    chat.relay.core = Core(trackers=GITHUB)
+    chat.relay.senders = {**chat.relay.senders, TRACKER: tracker}
+    assert "Only producers can" in await chat.reply_text("sam", f"track {number}")
+    reply = await chat.reply_text("pat", f"track {number}")
+    assert "Filing request #1 in GitHub (acme/app)" in reply
+    assert len(tracker.issues()) == 1 and (await request(chat)).issue_label == "acme/app#1"
+
+
+async def test_track_refuses_what_is_not_accepted_and_says_when_no_tracker_is_set(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    assert "only accepted requests are filed" in await chat.reply_text("pat", f"track {number}")
+    assert "Usage: `track <number>`" in await chat.reply_text("pat", "track")
+    async with chat.db.uow() as uow:  # the team switched its tracker off
+        settings = await uow.tenants.get(chat.team)
+        await uow.tenants.update(replace(settings, tracker=NO_TRACKER))
+        await uow.commit()
+    reply = await chat.reply_text("pat", f"accept {number}")
+    assert "accepted" in reply and "Filing" not in reply
+    assert "No tracker is set up for this team" in await chat.reply_text("pat", f"track {number}")
+    assert tracker.issues() == []
+
+
+async def test_a_team_files_into_the_project_it_chose(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    async with chat.db.uow() as uow:
+        settings = await uow.tenants.get(chat.team)
+        await uow.tenants.update(replace(settings, tracker="github:acme/other"))
+        await uow.commit()
+    await chat.say("pat", f"accept {await file_request(chat)}")
+    assert [i.where.channel for i in tracker.issues()] == ["github:acme/other"]
+    # A project of a tracker this deployment has no credentials for files nothing.
+    async with chat.db.uow() as uow:
+        settings = await uow.tenants.get(chat.team)
+        await uow.tenants.update(replace(settings, tracker="jira:PROJ"))
+        await uow.commit()
+    await chat.say("pat", f"accept {await file_request(chat, title='PDF export')}")
+    assert len(tracker.issues()) == 1
+
+
+async def test_closed_as_done_asks_the_requester_with_their_success_criterion(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    await chat.say("ana", f"metoo {number}")
+    await chat.say("pat", f"accept {number}")
+    sent = await webhook(chat, "started")
+    assert (await request(chat)).state == RequestState.IN_PROGRESS
+    assert "has started" in told(sent, "sam")
+    sent = await webhook(chat, "done", delivery="d2")
+    r = await request(chat)
+    assert r.state == RequestState.DELIVERED
+    question = told(sent, "sam")
+    assert "Did it solve your problem" in question
+    assert "reconciliation done in under 30 minutes" in question
+    assert "[It solved my problem|solved 1]" in question
+    assert "was delivered" in told(sent, "ana")  # the voice hears it too
+    assert "closed as done by octocat" in "\n".join(o.text for o in sent if o.to_user is None)
+    # The same delivery again (a tracker retry, a second replica) changes nothing.
+    assert await webhook(chat, "done", delivery="d2") == []
+
+
+async def test_notyet_comments_on_the_issue_and_reopens_it(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    await chat.say("pat", f"accept {number}")
+    await webhook(chat, "done")
+    reply = await chat.reply_text("sam", f"notyet {number} the export misses credit notes")
+    assert "reopened acme/app#1 too" in reply
+    [reopen] = [e for e in tracker.effects if e.surface == "issue-reopen"]
+    assert reopen.issue == "acme/app#1" and "misses credit notes" in reopen.text
+    assert (await request(chat)).state == RequestState.IN_PROGRESS
+    # The tracker's own "reopened" webhook that follows changes nothing more.
+    assert await webhook(chat, "reopened", delivery="d9") == []
+    assert (await request(chat)).state == RequestState.IN_PROGRESS
+
+
+async def test_closed_as_not_planned_tells_the_requester_the_trackers_reason(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    await chat.say("pat", f"accept {number}")
+    sent = await webhook(chat, "not_planned", reason="duplicate of acme/app#7")
+    r = await request(chat)
+    assert r.state == RequestState.DECLINED
+    assert "closed as not planned: duplicate of acme/app#7" in told(sent, "sam")
+    assert "duplicate of acme/app#7" in (r.decision_reason or "")
+
+
+async def test_webhooks_about_other_issues_change_nothing(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    await chat.say("pat", f"accept {number}")
+    assert await webhook(chat, "done", issue="acme/app#99") == []
+    assert await webhook(chat, "nonsense", delivery="x") == []
+    # A Jira issue with GitHub's reference is not GitHub's issue.
+    before = len(chat.sender.sent)
+    await chat.relay.receive(InboundMessage(
+        where=Where("jira", "jira", "acme/app#1"), user="jira", text="", event_id="j1",
+        at=chat.now, kind=TRACKER_EVENT, form={"change": "done", "issue": "acme/app#1"}))
+    await chat.relay.drain()
+    assert chat.sender.sent[before:] == []
+    assert (await request(chat)).state == RequestState.ACCEPTED
+
+
+async def test_a_refused_filing_tells_the_producers_and_track_can_try_again(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    number = await file_request(chat)
+    tracker.refuse = "GITHUB_TOKEN was refused (401): check its scopes"
+    sent = await chat.say("pat", f"accept {number}")
+    assert "could not file request #1 in GitHub (acme/app)" in told(sent, "pat")
+    assert "GITHUB_TOKEN was refused" in told(sent, "pat")
+    assert (await request(chat)).issue_project is None
+    tracker.refuse = None
+    await chat.say("pat", f"track {number}")
+    assert (await request(chat)).issue_label == "acme/app#1"
