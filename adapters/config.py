@@ -217,7 +217,7 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         openai_timeout=_get(env, "OPENAI_TIMEOUT"),
         openai_max_retries=_get(env, "OPENAI_MAX_RETRIES"),
         llm_disabled_for=_get(env, "LLM_DISABLED_FOR"),
-        **_trackers(env),
+        **tracker_settings(env),
     )
     return settings
 
@@ -247,7 +247,8 @@ def _url(env: Mapping[str, str], name: str, default: str | None = None) -> str |
     return value.rstrip("/") if value else None
 
 
-def _trackers(env: Mapping[str, str]) -> dict[str, str | None]:
+def tracker_settings(env: Mapping[str, str]) -> dict[str, str | None]:
+    """The tracker settings in `env` (Settings fields), checked."""
     found = dict(
         github_token=_get(env, "GITHUB_TOKEN"),
         github_repository=_get(env, "GITHUB_REPOSITORY"),
