@@ -27,6 +27,9 @@ from bot.model import Request, RequestState, Team
 from tests.conftest import postgres_url, reset_postgres
 from tests.slack.conftest import SlackClient, fake_slack, make_producer, payload, slack_settings  # noqa: F401
 from tests.slack.fake_slack import FakeSlack
+from tests.teams.activities import PAT, SAM
+from tests.teams.conftest import connector, make_stack  # noqa: F401
+from tests.teams.test_loop import setup_team
 
 T1 = Team("slack", "T1")
 FAKES = {"github": "tests.trackers.fake_github:FakeGitHub",
@@ -179,3 +182,38 @@ async def test_two_replicas_receiving_the_same_delivery_ask_one_question(
         await first.app.relay.drain()
         await second.app.relay.drain()
         assert len(posted(first, "Did it solve your problem")) == 1
+
+
+async def test_request_to_issue_to_done_and_back_through_teams(
+        make_stack: Any, tracker: Any) -> None:
+    stack = await make_stack(**tracker_settings(tracker.env()))
+    tracker.webhook_url = str(stack.client.make_url(f"/webhooks/{tracker.kind}"))
+    await setup_team(stack)
+    acts = stack.acts
+    for line in ("request CSV export of invoices",
+                 "Finance retypes invoice rows every Friday, three hours",
+                 "the finance team", "a spreadsheet macro",
+                 "month-end close finishes the same day"):
+        await stack.say(acts.personal(SAM, line))
+    accepted = await stack.say(acts.personal(PAT, "accept 1"))
+    [issue] = tracker.issues
+    assert "Finance retypes invoice rows" in issue["body"] and SAM.name in issue["body"]
+    filed = [c for c in accepted if "is filed in" in c.text]
+    assert filed and filed[0].conversation == SAM.personal and issue["label"] in filed[0].text
+
+    assert await tracker.forge(issue["ref"]) == 401
+    status, delivery = await tracker.complete(issue["ref"])
+    assert status == 200
+    mark = stack.connector.mark()
+    await stack.drain()
+    asked = [c for c in stack.connector.sent(mark) if "Did it solve your problem" in c.text]
+    assert len(asked) == 1 and asked[0].conversation == SAM.personal
+    assert "month-end close finishes the same day" in asked[0].text
+    assert await tracker.redeliver(delivery) == 200
+    mark = stack.connector.mark()
+    await stack.drain()
+    assert not [c for c in stack.connector.sent(mark) if "Did it solve" in c.text]
+
+    await stack.say(acts.personal(SAM, "notyet 1 credit notes are missing"))
+    assert issue["state"] != "closed"
+    assert any("credit notes are missing" in c for c in issue["comments"])
