@@ -117,7 +117,8 @@ async def test_track_refuses_what_is_not_accepted_and_says_when_no_tracker_is_se
     chat, tracker = tracked
     number = await file_request(chat)
     assert "only accepted requests are filed" in await chat.reply_text("pat", f"track {number}")
-    assert "Usage: `track <number>`" in await chat.reply_text("pat", "track")
+    # Anything but a bare number is the blockers' `track`: a new blocker.
+    assert "blocker #1" in await chat.reply_text("erin", "track staging creds expired again")
     async with chat.db.uow() as uow:  # the team switched its tracker off
         settings = await uow.tenants.get(chat.team)
         await uow.tenants.update(replace(settings, tracker=NO_TRACKER))

@@ -23,8 +23,9 @@ from bot.model import (
     Where,
 )
 from bot.ports import UnitOfWork
-from bot.text import one_line
+from bot.text import one_line, parse_number
 from bot.turn import Command, Trackers, Turn
+from bot.usecases import blockers
 from bot.views import issue_line, kind_of, named
 
 
@@ -101,9 +102,14 @@ async def _body(turn: Turn, request: Request) -> tuple[Section, ...]:
 
 
 async def cmd_track(turn: Turn, args: str) -> None:
-    parsed = await turn.number_arg(args, "track <number>")
-    if parsed is None:
+    """`track 7` files request #7; `track <words>` is the blockers' `track` (a new blocker even
+    if it looks like an open one): one word, told apart by a bare number."""
+    words = args.split()
+    number = parse_number(words[0]) if len(words) == 1 else None
+    if number is None:
+        await blockers.cmd_track(turn, args)
         return
+    parsed = (number, "")
     if not turn.is_producer:
         await turn.deny("file requests in the tracker")
         return
@@ -178,6 +184,8 @@ async def reopen(turn: Turn, request: Request, text: str) -> None:
 
 
 COMMANDS = (
-    Command("track", "<number>", "file an accepted request in the team's tracker", cmd_track,
-            "For producers"),
+    # After blockers' `track <what blocks you>` in the table, so this row's handler (which hands
+    # anything but a bare number back to it) is the one the word runs.
+    Command("track", "<request number>", "file an accepted request in the team's tracker",
+            cmd_track, "For producers"),
 )
