@@ -46,7 +46,7 @@ from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
 
 KIND = "github"
 BACKOFF = 30.0  # seconds before retrying after a 5xx or an unreachable API
-TITLE_MAX = 256  # GitHub refuses longer titles with a 422
+TITLE_MAX = 256  # a title is one line; GitHub refuses very long ones (422)
 BODY_MAX = 65_000  # GitHub's body limit is 65,536 characters; leave room for the marker
 COMMENT_PAGES = 10  # comments are listed oldest first: look at up to 1,000 of them
 

@@ -9,6 +9,11 @@ issue), "update" (PATCH an issue: reopen), "comment" (POST a comment), "comments
 or "*" for any call ("issue", "find" and "reopen" are accepted too). A 429, or a 403 given a
 `retry_after`, is a rate limit with GitHub's headers (x-ratelimit-remaining: 0, Retry-After).
 `hang_next_create` (seconds) makes the next create answer late, for client timeouts.
+
+Each of `issues` is {"ref": "acme/app#1", "label": "acme/app#1", "link", "title", "body" (the
+Markdown body as GitHub keeps it, marker comment included: GitHub has no other text), "state":
+"open" | "in_progress" (assigned) | "closed", "state_reason", "comments": [Markdown bodies],
+"labels", "assignees", plus "number", "id" and "comment_objects" (the API's comment JSON)}.
 """
 
 from __future__ import annotations
