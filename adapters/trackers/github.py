@@ -383,7 +383,9 @@ class GitHubWebhook(Webhook):
                 change = NOT_PLANNED
                 comment = payload.get("comment")
                 said = comment.get("body") if isinstance(comment, dict) else None
-                reason = f"{state_reason}: {said}" if said else str(state_reason)
+                # "Not planned" is what the core says anyway; a duplicate says so.
+                kind = "a duplicate" if state_reason == "duplicate" else None
+                reason = ": ".join(part for part in (kind, said) if part) or None
         elif action == "reopened":
             change = REOPENED
         else:
