@@ -217,3 +217,40 @@ async def test_request_to_issue_to_done_and_back_through_teams(
     await stack.say(acts.personal(SAM, "notyet 1 credit notes are missing"))
     assert issue["state"] != "closed"
     assert any("credit notes are missing" in c for c in issue["comments"])
+
+
+async def test_the_webhook_routes_refuse_what_is_not_a_signed_delivery(
+        tmp_path: Path, fake_slack: FakeSlack) -> None:
+    from adapters.trackers.github import sign
+
+    settings = slack_settings(tmp_path, fake_slack, **tracker_settings({
+        "GITHUB_TOKEN": "ghp_x", "GITHUB_REPOSITORY": "acme/app",
+        "GITHUB_WEBHOOK_SECRET": "s3cret", "LINEAR_API_KEY": "lin_x", "LINEAR_TEAM": "ENG"}))
+    async with open_app(settings) as app, serving(app, host="127.0.0.1", port=0,
+                                                  scheduler=False) as server:
+        client = SlackClient(server.url, app, fake_slack)
+        try:
+            async def post(kind: str, body: bytes, **headers: str) -> int:
+                async with client.session.post(f"{server.url}/webhooks/{kind}", data=body,
+                                               headers=headers) as response:
+                    return response.status
+
+            ping = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
+            good = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "p1",
+                    "X-Hub-Signature-256": sign("s3cret", ping),
+                    "Content-Type": "application/json"}
+            assert await post("github", ping, **good) == 200  # an event it has no use for
+            assert await post("github", ping, **{**good, "X-Hub-Signature-256": sign("x", ping)}) == 401
+            assert await post("github", ping, **{k: v for k, v in good.items()
+                                                 if k != "X-Hub-Signature-256"}) == 401
+            broken = b'{"action": "closed", "issue": '
+            assert await post("github", broken, **{**good, "X-GitHub-Event": "issues",
+                                                   "X-Hub-Signature-256": sign("s3cret", broken)}
+                              ) == 400
+            assert await post("linear", ping) == 404  # Linear is set up, but with no secret
+            assert await post("jira", ping) == 404  # not set up at all
+            assert await post("gitlab", ping) == 404
+            async with app.db.uow() as uow:
+                assert await uow.inbox.pending(10) == []  # nothing was stored
+        finally:
+            await client.close()
