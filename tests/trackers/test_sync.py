@@ -25,10 +25,9 @@ from adapters.config import Settings, tracker_settings
 from adapters.server import serving
 from bot.model import Request, RequestState, Team
 from tests.conftest import postgres_url, reset_postgres
-from tests.slack.conftest import SlackClient, fake_slack, make_producer, payload, slack_settings  # noqa: F401
+from tests.slack.conftest import SlackClient, make_producer, payload, slack_settings
 from tests.slack.fake_slack import FakeSlack
 from tests.teams.activities import PAT, SAM
-from tests.teams.conftest import connector, make_stack  # noqa: F401
 from tests.teams.test_loop import setup_team
 
 T1 = Team("slack", "T1")
