@@ -74,13 +74,9 @@ def _paragraphs(text: str) -> list[dict[str, Any]]:
     """Blank lines separate paragraphs; single line breaks become hardBreaks inside one."""
     blocks = []
     for chunk in re.split(r"\n\s*\n", text.strip()):
-        content: list[dict[str, Any]] = []
-        for line in chunk.split("\n"):
-            nodes = _inline(line.rstrip())
-            if nodes:
-                if content:
-                    content.append({"type": "hardBreak"})
-                content.extend(nodes)
+        lines = [nodes for line in chunk.split("\n") if (nodes := _inline(line.rstrip()))]
+        content = [n for i, nodes in enumerate(lines)
+                   for n in ([{"type": "hardBreak"}] if i else []) + nodes]
         if content:
             blocks.append({"type": "paragraph", "content": content})
     return blocks
@@ -108,8 +104,8 @@ class JiraTracker(Tracker):
     kind = "jira"
 
     def __init__(self, url: str, email: str, api_token: str, project: str,
-                 issue_type: str = "Task") -> None:
-        self.url = url.rstrip("/")
+                 issue_type: str = "Task", timeout: float = 30.0) -> None:
+        self.url, self.timeout = url.rstrip("/"), timeout
         self.key = project
         self.project = project_ref("jira", project)
         self.issue_type = issue_type
@@ -233,7 +229,7 @@ class JiraTracker(Tracker):
         lose their answer raise MaybeDelivered; reads that fail simply retry."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=30), headers=self._headers)
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self._headers)
         try:
             async with self._session.request(method, self.url + API + path, **kwargs) as response:
                 raw = await response.read()
@@ -250,6 +246,8 @@ class JiraTracker(Tracker):
             body = None
         if status < 300:
             return body
+        if effect and status == 504:  # a gateway gave up waiting: Jira may have done it
+            raise MaybeDelivered(f"Jira {method} {path}: 504 from a gateway")
         raise self._error(status, headers, body, f"{method} {path}")
 
     def _error(self, status: int, headers: Mapping[str, str], body: Any, what: str) -> Exception:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -107,6 +108,7 @@ class FakeJira:
     calls: list[Call] = field(default_factory=list)
     failures: dict[str, Failure] = field(default_factory=dict)
     cut_next_create: bool = False
+    reopenable: bool = True  # False: a workflow with no way out of Done
     webhook_url: str | None = None
     webhook_secret: str | None = "jira-webhook-secret"
     deliveries: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
@@ -116,10 +118,14 @@ class FakeJira:
     _changelog: itertools.count = field(default_factory=lambda: itertools.count(20001))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
+    _cuts: set[str] = field(default_factory=set)
+    _hangs: dict[str, float] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     # ---- life ---------------------------------------------------------------------------------
 
     async def start(self) -> str:
+        self._stopping.clear()
         app = web.Application()
         app.router.add_post(f"{API}/issue", self._create)
         app.router.add_get(f"{API}/issue/{{issue}}", self._get)
@@ -135,6 +141,7 @@ class FakeJira:
         return self.base_url
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -148,6 +155,14 @@ class FakeJira:
 
     def fail(self, what: str, status: int, count: int = 1, retry_after: str | None = None) -> None:
         self.failures[what] = Failure(status, count, retry_after)
+
+    def cut(self, what: str) -> None:
+        """Perform the next `what` ("create", "comment", "transition"), then drop the connection."""
+        self._cuts.add(what)
+
+    def hang(self, what: str, seconds: float) -> None:
+        """Perform the next `what`, then answer only after `seconds` (a client timeout)."""
+        self._hangs[what] = seconds
 
     def of(self, op: str) -> list[Call]:
         return [c for c in self.calls if c.op == op]
@@ -311,11 +326,21 @@ class FakeJira:
         self._changed.set()
         if self.cut_next_create:  # Jira filed it, but the answer never arrives
             self.cut_next_create = False
+            self._cuts.add("create")
+        await self._lose_answer(request, "create")
+        return web.json_response({"id": ref, "key": key,
+                                  "self": f"{self.base_url}{API}/issue/{ref}"}, status=201)
+
+    async def _lose_answer(self, request: web.Request, op: str) -> None:
+        """After doing `op`: drop the connection or answer late, if the test said so."""
+        if op in self._cuts:
+            self._cuts.discard(op)
             assert request.transport is not None
             request.transport.abort()
             raise ConnectionResetError("cut off by the test")
-        return web.json_response({"id": ref, "key": key,
-                                  "self": f"{self.base_url}{API}/issue/{ref}"}, status=201)
+        if op in self._hangs:  # (a hung answer ends early when the fake stops)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._hangs.pop(op))
 
     def _find(self, issue: str) -> dict[str, Any] | None:
         return next((i for i in self.issues if issue in (i["ref"], i["label"])), None)
@@ -374,6 +399,7 @@ class FakeJira:
         issue["adf_comments"].append(body)
         issue["comments"].append(adf_text(body))
         self._changed.set()
+        await self._lose_answer(request, "comment")
         number = len(issue["adf_comments"]) + 9999
         return web.json_response({"id": str(number), "body": body,
                                   "self": f"{self.base_url}{API}/issue/{issue['ref']}/comment/{number}"},
@@ -391,7 +417,8 @@ class FakeJira:
             return web.json_response({"expand": "transitions", "transitions": [
                 {"id": tid, "name": to["name"], "to": to, "hasScreen": False, "isGlobal": True,
                  "isInitial": False, "isAvailable": True, "isConditional": False}
-                for tid, to in TRANSITIONS.items() if to["id"] != issue["status"]["id"]]})
+                for tid, to in TRANSITIONS.items() if to["id"] != issue["status"]["id"]
+                and (self.reopenable or issue["status"] is not DONE)]})
         tid = str(((data or {}).get("transition") or {}).get("id"))
         if tid not in TRANSITIONS or TRANSITIONS[tid]["id"] == issue["status"]["id"]:
             return _error(400, errors={"transition": "Transition id is not valid for this issue."})
@@ -399,6 +426,7 @@ class FakeJira:
             self._close(issue, "Done")
         else:
             self._open(issue, TRANSITIONS[tid])
+        await self._lose_answer(request, "transition")
         return web.Response(status=204)
 
 

@@ -137,6 +137,35 @@ async def test_comment_once_per_delivery(fake: FakeJira, jira: JiraTracker) -> N
     assert len(fake.issue(ref)["comments"]) == 2
 
 
+async def test_cut_comment_is_maybe_delivered_then_found(fake: FakeJira, jira: JiraTracker) -> None:
+    ref = (await jira.send(issue())).message_id
+    assert ref
+    fake.cut("comment")
+    with pytest.raises(MaybeDelivered):
+        await jira.send(comment(ref))
+    assert await jira.find_sent(comment(ref)) is not None
+    await jira.send(comment(ref))  # even a blind retry does not say it twice
+    assert len(fake.issue(ref)["comments"]) == 1
+
+
+async def test_timeout_after_sending_is_maybe_delivered(fake: FakeJira) -> None:
+    env = fake.env()
+    jira = JiraTracker(env["JIRA_URL"], env["JIRA_EMAIL"], env["JIRA_API_TOKEN"], "PROJ", timeout=0.2)
+    try:
+        fake.hang("create", 5)
+        with pytest.raises(MaybeDelivered):
+            await jira.send(issue())
+        assert (await jira.find_sent(issue())) is not None
+    finally:
+        await jira.close()
+
+
+async def test_gateway_timeout_on_create_is_maybe_delivered(fake: FakeJira, jira: JiraTracker) -> None:
+    fake.fail("create", 504)
+    with pytest.raises(MaybeDelivered):
+        await jira.send(issue())
+
+
 async def test_jira_unreachable_retries(fake: FakeJira, jira: JiraTracker) -> None:
     ref = (await jira.send(issue())).message_id
     assert ref
@@ -163,6 +192,16 @@ async def test_reopen_moves_back_and_comments_once(fake: FakeJira, jira: JiraTra
     assert len(fake.of("transition")) == 1
     assert len(fake.issue(ref)["comments"]) == 1
     assert await jira.find_sent(reopen(ref)) == sent
+
+
+async def test_reopen_without_a_way_back_is_undeliverable(fake: FakeJira, jira: JiraTracker) -> None:
+    ref = (await jira.send(issue())).message_id
+    assert ref
+    fake.reopenable = False
+    fake._close(fake.issue(ref), "Done")
+    with pytest.raises(Undeliverable, match="Reopen transition"):
+        await jira.send(reopen(ref))
+    assert fake.issue(ref)["comments"] == []
 
 
 async def test_reopen_of_an_open_issue_does_nothing(fake: FakeJira, jira: JiraTracker) -> None:
