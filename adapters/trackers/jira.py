@@ -1,15 +1,12 @@
 """Jira Cloud: issues through REST v3 with plain aiohttp (there is no maintained async Jira client),
-and Jira's admin webhooks back.
-
-Shapes this follows (Atlassian's Jira Cloud REST v3 reference; the webhook notes are restated by
-hookdeck.com "How to secure and verify Jira webhooks" and trigger.dev's Jira provider page):
-- create `POST /rest/api/3/issue` -> 201 {"id", "key", "self"}; the description is Atlassian
-  Document Format (ADF); `labels` carry the exactly-once marker.
-- find by marker with the current search endpoint `POST /rest/api/3/search/jql` (the old
-  `/rest/api/3/search` was withdrawn in 2025); it answers {"issues": [...], "nextPageToken"}.
+and its admin webhooks back. Shapes from Atlassian's REST v3 and webhook references (restated by
+hookdeck.com's and trigger.dev's Jira webhook pages):
+- `POST /rest/api/3/issue` -> 201 {"id", "key", "self"}, description in Atlassian Document Format
+  (ADF), `labels` carry the marker; found with `POST /rest/api/3/search/jql` (the old `/search`
+  is gone since 2025) -> {"issues": [...], "nextPageToken"}.
 - rate limits: 429 with `Retry-After` (seconds) and/or `X-RateLimit-Reset` (ISO 8601).
 - webhooks registered with a secret carry `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw
-  body>` and `X-Atlassian-Webhook-Identifier` (the same on a retried delivery).
+  body>`, and `X-Atlassian-Webhook-Identifier` (the same on a retried delivery).
 """
 
 from __future__ import annotations
@@ -106,20 +103,16 @@ class JiraTracker(Tracker):
     def __init__(self, url: str, email: str, api_token: str, project: str,
                  issue_type: str = "Task", timeout: float = 30.0) -> None:
         self.url, self.timeout = url.rstrip("/"), timeout
-        self.key = project
-        self.project = project_ref("jira", project)
-        self.issue_type = issue_type
+        self.key, self.project, self.issue_type = project, project_ref("jira", project), issue_type
         # Basic auth by hand: aiohttp 3.13 deprecates BasicAuth and older ones lack its successor.
         token = base64.b64encode(f"{email}:{api_token}".encode()).decode()
         self._headers = {"Accept": "application/json", "Authorization": f"Basic {token}"}
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    # -- effects -------------------------------------------------------------------------------
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def send(self, message: Outgoing) -> Sent:
         try:
@@ -149,15 +142,7 @@ class JiraTracker(Tracker):
 
     async def _find_sent(self, message: Outgoing) -> Sent | None:
         if message.surface == base.ISSUE:
-            # JQL label equality is exact; the marker holds only [a-z0-9-] so quoting is safe.
-            jql = f'project = "{self._project_key(message)}" AND labels = "{marker(message)}"'
-            found = await self._request("POST", "/search/jql", json={
-                "jql": jql, "fields": ["summary", "labels"], "maxResults": 1})
-            issues = (found or {}).get("issues") or []
-            if not issues:
-                return None
-            return Sent(message_id=str(issues[0]["id"]), label=issues[0].get("key"),
-                        link=self._browse(issues[0].get("key")))
+            return await self._find_issue(self._project_key(message), marker(message))
         if message.surface in (base.COMMENT, base.REOPEN) and message.issue:
             # A reopen transitions before it comments, so its comment proves the transition.
             if message.text:
@@ -166,6 +151,29 @@ class JiraTracker(Tracker):
                 found = message.surface == base.REOPEN and await self._category(message.issue) != "done"
             return await self._sent(message.issue) if found else None
         return None
+
+    async def _find_issue(self, project: str, mark: str) -> Sent | None:
+        """The issue labelled `mark`. search/jql is eventually consistent (seconds, at times
+        minutes: Atlassian's "search and reconcile" guide), so past the newest issue the index
+        knows, issues are read by key, which is consistent, until a few keys in a row are free."""
+        async def search(jql: str) -> dict[str, Any] | None:
+            answer = await self._request("POST", "/search/jql", json={
+                "jql": f'project = "{project}" {jql}', "fields": ["labels"], "maxResults": 1})
+            return ((answer or {}).get("issues") or [None])[0]
+
+        # JQL label equality is exact; the marker holds only [a-z0-9-] so quoting is safe.
+        found = await search(f'AND labels = "{mark}"')
+        newest = None if found else await search("ORDER BY created DESC")
+        last, free = int(str((newest or {}).get("key", "-0")).rpartition("-")[2] or 0), 0
+        for number in range(last + 1, last + 50):
+            if found or free >= 3:
+                break
+            issue = await self._request("GET", f"/issue/{project}-{number}", absent=True,
+                                        params={"fields": "labels"})
+            free = 0 if issue else free + 1
+            found = issue if issue and mark in issue["fields"].get("labels", []) else None
+        return Sent(message_id=str(found["id"]), label=found.get("key"),
+                    link=self._browse(found.get("key"))) if found else None
 
     async def _create(self, message: Outgoing) -> Sent:
         title = " ".join(message.text.split())[:255] or "(untitled)"  # summary: one line, <= 255
@@ -222,11 +230,11 @@ class JiraTracker(Tracker):
     def _browse(self, key: str | None) -> str | None:
         return f"{self.url}/browse/{key}" if key else None
 
-    # -- HTTP ----------------------------------------------------------------------------------
-
-    async def _request(self, method: str, path: str, effect: bool = False, **kwargs: Any) -> Any:
+    async def _request(self, method: str, path: str, effect: bool = False, absent: bool = False,
+                       **kwargs: Any) -> Any:
         """One call, with every failure translated: `effect` calls (they change something) that
-        lose their answer raise MaybeDelivered; reads that fail simply retry."""
+        lose their answer raise MaybeDelivered; reads that fail simply retry. `absent`: a 404 is
+        an answer (None)."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self._headers)
@@ -244,23 +252,19 @@ class JiraTracker(Tracker):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        if status < 300:
-            return body
+        if status < 300 or (absent and status == 404):
+            return body if status < 300 else None
         if effect and status == 504:  # a gateway gave up waiting: Jira may have done it
             raise MaybeDelivered(f"Jira {method} {path}: 504 from a gateway")
         raise self._error(status, headers, body, f"{method} {path}")
 
     def _error(self, status: int, headers: Mapping[str, str], body: Any, what: str) -> Exception:
-        detail = _messages(body)
-        wait = _wait(headers)
-        limited = status == 429 or (status == 403 and (
-            wait is not None or headers.get("X-RateLimit-Remaining") == "0"))
-        if limited:
-            return RetryLater(wait if wait is not None else 60.0,
-                              f"Jira rate limit on {what}", counts=False)
+        detail, wait = _messages(body), _wait(headers)
+        if status == 429 or (status == 403 and (  # a 403 carrying rate-limit headers is one too
+                wait is not None or headers.get("X-RateLimit-Remaining") == "0")):
+            return RetryLater(60.0 if wait is None else wait, f"Jira rate limit on {what}", counts=False)
         if status >= 500:
-            return RetryLater(wait if wait is not None else BACKOFF,
-                              f"Jira answered {status} to {what}: {detail}")
+            return RetryLater(BACKOFF if wait is None else wait, f"Jira {status} on {what}: {detail}")
         if status == 401:
             return Undeliverable("Jira refused the credentials: check JIRA_EMAIL and JIRA_API_TOKEN")
         if status == 403:
@@ -275,11 +279,9 @@ class JiraTracker(Tracker):
 
 def _messages(body: Any) -> str:
     """Jira's error body: {"errorMessages": [...], "errors": {field: message}}."""
-    if not isinstance(body, dict):
-        return "no details"
+    body = body if isinstance(body, dict) else {}
     parts = [str(m) for m in body.get("errorMessages") or []]
-    parts += [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]
-    return "; ".join(parts) or "no details"
+    return "; ".join(parts + [f"{k}: {v}" for k, v in (body.get("errors") or {}).items()]) or "no details"
 
 
 def _wait(headers: Mapping[str, str]) -> float | None:
@@ -387,9 +389,8 @@ def _change(fields: dict[str, Any], items: list[dict[str, Any]]) -> tuple[str | 
 def _link(issue: dict[str, Any]) -> str | None:
     """The browse URL from the issue's `self` (https://site.atlassian.net/rest/api/2/issue/1)."""
     parts = urlsplit(str(issue.get("self") or ""))
-    if not parts.scheme or not issue.get("key"):
-        return None
-    return f"{parts.scheme}://{parts.netloc}/browse/{issue['key']}"
+    ok = parts.scheme and issue.get("key")
+    return f"{parts.scheme}://{parts.netloc}/browse/{issue['key']}" if ok else None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -109,6 +109,9 @@ class FakeJira:
     failures: dict[str, Failure] = field(default_factory=dict)
     cut_next_create: bool = False
     reopenable: bool = True  # False: a workflow with no way out of Done
+    # True: issues created from now on are missing from search/jql (its index is eventually
+    # consistent), though GET /issue/{key} has them at once, as in Jira Cloud.
+    search_lags: bool = False
     webhook_url: str | None = None
     webhook_secret: str | None = "jira-webhook-secret"
     deliveries: dict[str, tuple[bytes, dict[str, str]]] = field(default_factory=dict)
@@ -322,6 +325,7 @@ class FakeJira:
             "body": adf_text(fields.get("description")), "state": "open", "comments": [],
             "labels": list(labels), "status": TODO, "resolution": None, "assignee": None,
             "description": fields.get("description"), "adf_comments": [],
+            "indexed": not self.search_lags,
         })
         self._changed.set()
         if self.cut_next_create:  # Jira filed it, but the answer never arrives
@@ -369,12 +373,15 @@ class FakeJira:
         if refused:
             return refused
         jql = (data or {}).get("jql") or request.query.get("jql", "")
-        match = re.fullmatch(r'\s*project\s*=\s*"?([A-Z0-9_]+)"?\s+AND\s+labels\s*=\s*"([^"]+)"\s*',
-                             jql)
-        if not match:  # the fake knows one query; anything else is a bug in the caller
+        # The two queries the adapter makes; anything else is a bug in the caller.
+        labelled = re.fullmatch(r'project = "([A-Z0-9_]+)" AND labels = "([^"]+)"', jql)
+        newest = re.fullmatch(r'project = "([A-Z0-9_]+)" ORDER BY created DESC', jql)
+        if not (labelled or newest):
             return _error(400, f"The fake does not understand the JQL {jql!r}")
-        found = [self._json(i) for i in self.issues
-                 if i["label"].startswith(match[1] + "-") and match[2] in i["labels"]]
+        project = (labelled or newest)[1]  # type: ignore[index]
+        found = [self._json(i) for i in reversed(self.issues) if i["indexed"]
+                 and i["label"].startswith(project + "-")
+                 and (newest or labelled[2] in i["labels"])]  # type: ignore[index]
         limit = int((data or {}).get("maxResults") or request.query.get("maxResults") or 50)
         return web.json_response({"issues": found[:limit], "isLast": len(found) <= limit})
 

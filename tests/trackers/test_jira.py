@@ -116,6 +116,26 @@ async def test_cut_create_is_maybe_delivered_then_found_not_filed_twice(
     assert await jira.find_sent(issue(8)) is None
 
 
+async def test_found_even_before_search_indexes_it(fake: FakeJira, jira: JiraTracker) -> None:
+    """search/jql lags behind writes; reading issues by key past the newest indexed one does not."""
+    for n in (1, 2):
+        await jira.send(issue(n))
+    fake.search_lags = True
+    await jira.send(issue(3))  # someone else's, filed meanwhile
+    fake.cut_next_create = True
+    with pytest.raises(MaybeDelivered):
+        await jira.send(issue(7))
+
+    found = await jira.find_sent(issue(7))
+    assert found is not None and found.label == "PROJ-4"
+    assert [c.path.split("?")[0].rsplit("/", 1)[1] for c in fake.of("issue")] == [
+        "PROJ-3", "PROJ-4"]
+    fake.calls.clear()
+    assert await jira.find_sent(issue(9)) is None  # three free keys in a row: not there
+    assert [c.path.split("?")[0].rsplit("/", 1)[1] for c in fake.of("issue")] == [
+        "PROJ-3", "PROJ-4", "PROJ-5", "PROJ-6", "PROJ-7"]
+
+
 # ---- comments and reopening -----------------------------------------------------------------------
 
 
