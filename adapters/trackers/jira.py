@@ -56,8 +56,8 @@ def _inline(line: str) -> list[dict[str, Any]]:
     for match in _INLINE.finditer(line):
         text(line[at:match.start()])
         bold, url, user = match.groups()
-        if bold is not None:
-            text(bold, [{"type": "strong"}])
+        if bold is not None:  # (a link inside bold stays a link)
+            nodes += [{**n, "marks": [*n.get("marks", []), {"type": "strong"}]} for n in _inline(bold)]
         elif url is not None:
             text(url, [{"type": "link", "attrs": {"href": url}}])
         else:
