@@ -340,7 +340,13 @@ async def tracker_webhook(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "bad signature"}, status=401)
     try:
         changes = hook.parse(request.headers, body)
-    except ValueError as exc:
+        # Signed, but its fields must still be what the tracker sends: text where text goes.
+        if not all(isinstance(value, str) for change in changes for value in (
+                change.issue, change.change, change.delivery)) or not all(
+                isinstance(value, str | None) for change in changes
+                for value in (change.actor, change.reason, change.label, change.link)):
+            raise ValueError("a field of the wrong type")
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         return web.json_response({"ok": False, "error": f"unreadable: {exc}"[:300]}, status=400)
     relay = request.app[APP_KEY].relay
     now = datetime.now(UTC)

@@ -220,3 +220,20 @@ async def test_a_refused_filing_tells_the_producers_and_track_can_try_again(trac
     tracker.refuse = None
     await chat.say("pat", f"track {number}")
     assert (await request(chat)).issue_label == "acme/app#1"
+
+
+async def test_a_private_request_is_filed_only_when_a_producer_says_so(tracked) -> None:  # type: ignore[no-untyped-def]
+    chat, tracker = tracked
+    await chat.say("sam", "request Payroll corrections", private=True)
+    await chat.say("sam", "HR re-enters salary changes by hand every month, two days",
+                   private=True)
+    await chat.say("sam", "done", private=True)
+    r = await request(chat)
+    assert r.private and r.state == RequestState.READY_FOR_REVIEW
+    reply = await chat.reply_text("pat", "accept 1")
+    assert "filed in a private conversation, so it is not in the tracker" in reply
+    assert "`track 1`" in reply and tracker.issues() == []
+    await chat.say("pat", "track 1")
+    [issue] = tracker.issues()
+    assert "HR re-enters salary changes" in issue.sections[0].text
+    assert "The conversation:" not in issue.sections[-1].text  # no link into a private place

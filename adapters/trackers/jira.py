@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.trackers import base
-from adapters.trackers.base import Tracker, TrackerChange, Webhook, marker, project_ref
+from adapters.trackers.base import Tracker, TrackerChange, Webhook, defuse, marker, project_ref
 from bot.model import Outgoing, Section
 from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
 
@@ -70,7 +70,7 @@ def _inline(line: str) -> list[dict[str, Any]]:
 def _paragraphs(text: str) -> list[dict[str, Any]]:
     """Blank lines separate paragraphs; single line breaks become hardBreaks inside one."""
     blocks = []
-    for chunk in re.split(r"\n\s*\n", text.strip()):
+    for chunk in re.split(r"\n\s*\n", defuse(text).strip()):
         lines = [nodes for line in chunk.split("\n") if (nodes := _inline(line.rstrip()))]
         content = [n for i, nodes in enumerate(lines)
                    for n in ([{"type": "hardBreak"}] if i else []) + nodes]

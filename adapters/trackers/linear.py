@@ -30,7 +30,7 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportConnectionFailed, TransportError, TransportQueryError
 
 from adapters.trackers import base
-from adapters.trackers.base import Tracker, TrackerChange, Webhook, marker, project_ref
+from adapters.trackers.base import Tracker, TrackerChange, Webhook, defuse, marker, project_ref
 from bot.model import Outgoing
 from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
 
@@ -75,6 +75,7 @@ def render(message: Outgoing) -> str:
 
 
 def _markup(text: str) -> str:
+    text = defuse(text)
     text = re.sub(r"<@([^>\s]+)>", r"@\1", text)  # a chat mention means nothing in Linear
     return re.sub(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])", r"**\1**", text)
 
@@ -86,8 +87,9 @@ def _with_marker(text: str, token: str) -> str:
 
 
 def _has_marker(text: str | None, token: str) -> bool:
-    """Exactly this marker: "...-request-7" must not match "...-request-70"."""
-    return bool(text) and re.search(re.escape(token) + r"(?![\w-])", text) is not None
+    """Exactly this marker, as the last line (where `_with_marker` puts it): "...-issue-7"
+    must not match "...-issue-70", nor a marker quoted in the text above it."""
+    return bool(text) and text.rstrip().rsplit("\n", 1)[-1].strip() == token
 
 
 class _Transport(AIOHTTPTransport):

@@ -122,9 +122,14 @@ async def cmd_accept(turn: Turn, args: str) -> None:
         return
     request, _ = decided
     project = await tracking.file(turn, request)
-    await turn.reply(f"Request #{request.number} accepted by {mention(turn.user)}."
-                     + (f" Filing it in {tracking.named(project)}; the link follows here."
-                        if project else ""),
+    if project:
+        filing = f" Filing it in {tracking.named(project)}; the link follows here."
+    elif request.private and await tracking.project_for(turn.uow, turn.team, turn.trackers):
+        filing = (" It was filed in a private conversation, so it is not in the tracker: "
+                  f"{turn.usage(f'track {request.number}')} puts it there, words and all.")
+    else:
+        filing = ""
+    await turn.reply(f"Request #{request.number} accepted by {mention(turn.user)}.{filing}",
                      actions=(Action("Start work", f"start {request.number}"),
                               Action("Mark delivered", f"deliver {request.number}")))
     await _notify_requester(turn, request, f"Good news: your request #{request.number} "

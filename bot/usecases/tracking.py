@@ -48,10 +48,12 @@ def place_of(request: Request) -> tuple[Where, str | None]:
     return where, f"request:{request.number}"
 
 
-async def file(turn: Turn, request: Request) -> str | None:
-    """Queue the request's issue in the team's tracker; the project, or None without one."""
+async def file(turn: Turn, request: Request, private_too: bool = False) -> str | None:
+    """Queue the request's issue in the team's tracker; the project, or None without one.
+    A request filed in a private place is not put where the whole team (or the public) reads
+    it unless a producer says so (`private_too`: `track <n>`)."""
     project = await project_for(turn.uow, turn.team, turn.trackers)
-    if project is None:
+    if project is None or (request.private and not private_too):
         return None
     request.issue_project = project
     await turn.save(request)
@@ -125,7 +127,7 @@ async def cmd_track(turn: Turn, args: str) -> None:
         await turn.reply(f"Request #{n} is {request.status}: only accepted requests are filed "
                          "in the tracker.", private=True)
         return
-    project = await file(turn, request)
+    project = await file(turn, request, private_too=True)  # a producer's explicit word
     if project is None:
         await turn.reply("No tracker is set up for this team. An administrator sets one with "
                          "`producer-bot tracker set` (see the README).", private=True)
