@@ -16,9 +16,8 @@ from adapters.scheduler import ApsCron
 from adapters.slack import commands as slack_commands
 from bot import learned
 from bot.core import Core
-from bot.ports import Sender
+from bot.ports import TRACKER, Sender
 from bot.relay import Relay
-from bot.relay.dispatch import TRACKER
 from bot.scheduling import Scheduler
 from bot.turn import Trackers
 from storage.db import Database, is_sqlite

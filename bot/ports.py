@@ -267,13 +267,26 @@ class OutboxItem:
     maybe_sent: bool = False
 
 
+# Outbox rows that are not chat messages: tracker effects (surfaces "issue", "issue-comment",
+# "issue-reopen") go to the sender registered as TRACKER, whatever chat platform their team is
+# on, in a lane of their own: a slow tracker never holds up a chat message.
+TRACKER = "tracker"
+
+
+def route(message: Outgoing) -> str:
+    """The sender a message goes through, and its outbox lane: TRACKER or its chat platform."""
+    return TRACKER if message.surface.startswith("issue") else message.where.platform
+
+
 class Outbox(ABC):
     @abstractmethod
     async def add(self, message: Outgoing) -> None: ...
 
     @abstractmethod
-    async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
-        """Lease due messages for sending; a lease that runs out (a crash) frees them again."""
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float,
+                        trackers: bool = False) -> list[OutboxItem]:
+        """Lease due messages for sending (chat messages, or with `trackers` tracker effects
+        only); a lease that runs out (a crash) frees them again."""
 
     @abstractmethod
     async def sent(self, item_id: int, now: datetime) -> None: ...

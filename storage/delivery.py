@@ -108,15 +108,18 @@ class SqlInbox(_Repo, ports.Inbox):
 class SqlOutbox(_Repo, ports.Outbox):
     async def add(self, message: Outgoing) -> None:
         now = utcnow()
-        self.session.add(OutboxRow(platform=message.where.platform, tenant=message.where.tenant,
+        # The row's platform is its lane (ports.route): tracker effects are claimed apart.
+        self.session.add(OutboxRow(platform=ports.route(message), tenant=message.where.tenant,
                                    payload=outgoing_to_dict(message), status="pending",
                                    attempts=0, next_attempt_at=now, created_at=now))
         await self.session.flush()
 
-    async def claim_due(self, now: datetime, limit: int,
-                        lease_seconds: float) -> list[ports.OutboxItem]:
+    async def claim_due(self, now: datetime, limit: int, lease_seconds: float,
+                        trackers: bool = False) -> list[ports.OutboxItem]:
         due = or_(OutboxRow.status == "pending", OutboxRow.status == "sending")
-        stmt = (select(OutboxRow).where(due, OutboxRow.next_attempt_at <= now)
+        lane = (OutboxRow.platform == ports.TRACKER) if trackers \
+            else (OutboxRow.platform != ports.TRACKER)
+        stmt = (select(OutboxRow).where(due, lane, OutboxRow.next_attempt_at <= now)
                 .order_by(OutboxRow.id).limit(limit))
         if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)

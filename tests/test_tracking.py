@@ -4,14 +4,16 @@ tests/trackers/ drive the real clients against fake GitHub, Jira and Linear serv
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.core import Core
 from bot.model import NO_TRACKER, TRACKER_EVENT, InboundMessage, Outgoing, RequestState, Role, Where
-from bot.ports import Sender, Sent, Undeliverable
-from bot.relay.dispatch import TRACKER
+from bot.ports import TRACKER, Sender, Sent, Undeliverable
+from bot.relay.dispatch import Dispatcher
 from bot.turn import Trackers
 from tests.conftest import Harness, flatten
 from tests.test_core import file_request
@@ -237,3 +239,65 @@ async def test_a_private_request_is_filed_only_when_a_producer_says_so(tracked) 
     [issue] = tracker.issues()
     assert "HR re-enters salary changes" in issue.sections[0].text
     assert "The conversation:" not in issue.sections[-1].text  # no link into a private place
+
+
+class HangingTracker(Sender):
+    """A tracker whose creates wait until released (a slow GitHub, Linear at its timeout)."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = asyncio.Event(), asyncio.Event()
+        self.created: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> Sent:
+        self.entered.set()
+        await self.release.wait()
+        self.created.append(message)
+        return Sent(message_id=f"acme/app#{len(self.created)}", label="acme/app#1")
+
+
+async def queue_issue_and_chat(h: Harness) -> None:
+    async with h.db.uow() as uow:
+        await uow.outbox.add(Outgoing(where=Where("console", "acme", "github:acme/app"),
+                                      text="CSV export", key="issue:1", surface="issue"))
+        await uow.outbox.add(Outgoing(where=Where("console", "other", "C1"), text="hello B"))
+        await uow.commit()
+
+
+async def test_a_slow_tracker_holds_up_no_chat_message(chat: Harness) -> None:
+    tracker = HangingTracker()
+    said = asyncio.Event()
+
+    class Chat(Sender):
+        async def send(self, message: Outgoing) -> Sent:
+            said.set()
+            return await chat.sender.send(message)
+
+    chat.relay.senders = {"console": Chat(), TRACKER: tracker}
+    await queue_issue_and_chat(chat)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(chat.relay.run_worker(stop, poll_seconds=0.05))
+    try:
+        await asyncio.wait_for(tracker.entered.wait(), 10)  # the tracker call is under way ...
+        await asyncio.wait_for(said.wait(), 10)  # ... and the other tenant's goes out meanwhile
+        assert [m.text for m in chat.sender.sent] == ["hello B"] and tracker.created == []
+    finally:
+        tracker.release.set()
+        stop.set()
+        chat.relay.wake()
+        await asyncio.wait_for(worker, 10)
+    assert len(tracker.created) == 1
+
+
+async def test_a_replica_does_not_take_over_a_tracker_call_still_under_way(chat: Harness) -> None:
+    tracker = HangingTracker()
+    await queue_issue_and_chat(chat)
+    t0 = datetime.now(UTC) + timedelta(seconds=1)
+    one = Dispatcher(chat.db.uow, {TRACKER: tracker}, clock=lambda: t0)
+    # A minute later a chat message's lease would have run out; a tracker effect's has not.
+    two = Dispatcher(chat.db.uow, {TRACKER: tracker}, clock=lambda: t0 + timedelta(seconds=61))
+    first = asyncio.create_task(one.dispatch_trackers())
+    await asyncio.wait_for(tracker.entered.wait(), 10)
+    assert await two.dispatch_trackers() == 0
+    tracker.release.set()
+    assert await asyncio.wait_for(first, 10) == 1
+    assert len(tracker.created) == 1

@@ -41,6 +41,7 @@ class Relay:
     def __init__(self, uow_factory: Callable[[], UnitOfWork], core: Core,
                  senders: Mapping[str, Sender], clock: Callable[[], datetime] = utcnow) -> None:
         self._wake = asyncio.Event()
+        self._tracker_wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
         self.backlog: int | None = None  # outbox rows not yet sent, as of the last drain
         self.intake = Intake(uow_factory, on_stored=self._wake.set)
@@ -103,13 +104,16 @@ class Relay:
         """Send what is due now; returns how many were sent."""
         return await self.dispatcher.dispatch(limit)
 
-    async def drain(self, stop: asyncio.Event | None = None) -> None:
+    async def drain(self, stop: asyncio.Event | None = None, trackers: bool = True) -> None:
         """Process every pending event and send everything due, until there is nothing left
-        (or until `stop` is set: shutting down finishes the batch at hand, not the backlog)."""
+        (or until `stop` is set: shutting down finishes the batch at hand, not the backlog).
+        `trackers=False` leaves tracker effects to their own loop (`run_worker`)."""
         async with self._drain_lock:
             while stop is None or not stop.is_set():
                 handled = await self.process_pending()
                 sent = await self.dispatch()
+                if trackers:
+                    sent += await self.dispatcher.dispatch_trackers()
                 if not handled and not sent:
                     break
             async with self.uow_factory() as uow:
@@ -134,13 +138,35 @@ class Relay:
         """Drain whenever woken, and every `poll_seconds` for retries that came due, until
         `stop` is set; the pass under way is finished first, what is left stays in the database."""
         stop = stop or asyncio.Event()
+        trackers = asyncio.create_task(self._run_trackers(stop, poll_seconds))
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                self._tracker_wake.set()  # new work may include tracker effects
+                try:
+                    await self.drain(stop, trackers=False)
+                except Exception:
+                    log.exception("worker pass failed; retrying on the next tick")
+        finally:
+            # The effects under way finish (their outcome is recorded); the rest stays due.
+            self._tracker_wake.set()
+            await trackers
+
+    async def _run_trackers(self, stop: asyncio.Event, poll_seconds: float) -> None:
+        """Tracker effects, beside the chat messages: a tracker that takes its time delays no
+        message (and what it answered, a new issue's link, wakes the chat side)."""
         while not stop.is_set():
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                await asyncio.wait_for(self._tracker_wake.wait(), timeout=poll_seconds)
             except TimeoutError:
                 pass
-            self._wake.clear()
+            self._tracker_wake.clear()
             try:
-                await self.drain(stop)
+                while not stop.is_set() and await self.dispatcher.dispatch_trackers():
+                    self._wake.set()
             except Exception:
-                log.exception("worker pass failed; retrying on the next tick")
+                log.exception("tracker pass failed; retrying on the next tick")

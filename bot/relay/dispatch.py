@@ -15,7 +15,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.model import Outgoing
-from bot.ports import OutboxItem, RetryLater, Sender, Sent, Undeliverable, UnitOfWork
+from bot.ports import (
+    TRACKER,
+    OutboxItem,
+    RetryLater,
+    Sender,
+    Sent,
+    Undeliverable,
+    UnitOfWork,
+    route,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +40,11 @@ Outcome = tuple[str, float, str]
 OnSent = Callable[[UnitOfWork, Outgoing, Sent], Awaitable[None]]
 OnGivenUp = Callable[[UnitOfWork, Outgoing, str], Awaitable[None]]
 
-# Outbox rows that are not chat messages: tracker effects (adapters/trackers/base.py) go to the
-# sender registered as "tracker", whatever chat platform their team is on.
-TRACKER = "tracker"
-
-
-def route(message: Outgoing) -> str:
-    """The sender a message goes through."""
-    return TRACKER if message.surface.startswith("issue") else message.where.platform
+# Tracker effects (bot.ports.route) are claimed in their own lane, a few at a time, with a
+# lease longer than a tracker's slowest answer (three calls of 30 s at most): a lease that ran
+# out while a create was under way would let another process find nothing and create again.
+TRACKER_LEASE_SECONDS = 600.0
+TRACKERS_AT_ONCE = 8
 
 
 def utcnow() -> datetime:
@@ -69,7 +75,7 @@ class Dispatcher:
         self.not_sent: list[tuple[Outgoing, str]] = []
 
     async def dispatch(self, limit: int = 100) -> int:
-        """Send what is due now; returns how many were sent."""
+        """Send the chat messages due now; returns how many were sent."""
         now = self.clock()
         async with self.uow_factory() as uow:
             items = await uow.outbox.claim_due(now, limit, LEASE_SECONDS)
@@ -77,23 +83,44 @@ class Dispatcher:
         sent, self.not_sent = 0, []
         for item in items:
             await asyncio.sleep(0)  # acks first, as in process_pending
-            message = await self._threaded(item)
-            if message is None:
-                continue
-            sender = self.senders.get(route(message))
-            wait = self._pace(message, sender)
-            if wait:
-                async with self.uow_factory() as uow:
-                    await uow.outbox.postpone(item.id, self.clock() + timedelta(seconds=wait))
-                    await uow.commit()
-                continue
-            outcome, result = await self._attempt(item, message, sender)
-            await self._record(item, message, outcome, result)
-            if outcome is None:
-                sent += 1
-            else:
-                self.not_sent.append((message, outcome[2]))
+            sent += await self._deliver(item)
         return sent
+
+    async def dispatch_trackers(self, limit: int = TRACKERS_AT_ONCE) -> int:
+        """Perform the tracker effects due now, each project's in order and the projects side
+        by side (one slow tracker holds up no other); returns how many were done."""
+        async with self.uow_factory() as uow:
+            items = await uow.outbox.claim_due(self.clock(), limit, TRACKER_LEASE_SECONDS,
+                                               trackers=True)
+            await uow.commit()
+        projects: dict[tuple[str, str], list[OutboxItem]] = {}
+        for item in items:
+            projects.setdefault((item.message.where.tenant, item.message.where.channel),
+                                []).append(item)
+
+        async def one_project(queue: list[OutboxItem]) -> int:
+            return sum([await self._deliver(item) for item in queue])
+
+        return sum(await asyncio.gather(*(one_project(q) for q in projects.values())))
+
+    async def _deliver(self, item: OutboxItem) -> int:
+        """One row: paced, sent, recorded. 1 if it was sent."""
+        message = await self._threaded(item)
+        if message is None:
+            return 0
+        sender = self.senders.get(route(message))
+        wait = self._pace(message, sender)
+        if wait:
+            async with self.uow_factory() as uow:
+                await uow.outbox.postpone(item.id, self.clock() + timedelta(seconds=wait))
+                await uow.commit()
+            return 0
+        outcome, result = await self._attempt(item, message, sender)
+        await self._record(item, message, outcome, result)
+        if outcome is None:
+            return 1
+        self.not_sent.append((message, outcome[2]))
+        return 0
 
     async def _attempt(self, item: OutboxItem, message: Outgoing,
                        sender: Sender | None) -> tuple[Outcome | None, Sent | None]:
