@@ -192,6 +192,13 @@ class GitHubTracker(Tracker):
             for issue in response.json():
                 if _has_marker(issue.get("body"), token):
                     return self._sent(self.repository, int(issue["number"]), issue.get("html_url"))
+            # Older than the newest hundred (a busy repository, a retry after a long backoff):
+            # by then GitHub's search, which lags new issues by a minute or so, has it.
+            found = await self._call(self._github.rest.search.async_issues_and_pull_requests(
+                q=f'repo:{owner}/{repo} is:issue in:body "{token}"', per_page=10))
+            for issue in found.json().get("items") or []:
+                if _has_marker(issue.get("body"), token):
+                    return self._sent(self.repository, int(issue["number"]), issue.get("html_url"))
             return None
         repository, number = self._target(message)
         comment = await self._find_comment(repository, number, token)

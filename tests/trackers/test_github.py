@@ -121,6 +121,19 @@ async def test_a_cut_connection_during_create_is_maybe_delivered_then_found(
     assert await tracker.find_sent(issue_message(9)) is None
 
 
+async def test_an_issue_older_than_the_newest_hundred_is_found_by_search(
+        fake: FakeGitHub, tracker: GitHubTracker) -> None:
+    fake.cut_next_create = True
+    with pytest.raises(MaybeDelivered):
+        await tracker.send(issue_message())
+    for n in range(120):  # a busy repository while the retry waited
+        await tracker.send(issue_message(100 + n))
+    assert len(fake.issues) == 121
+    found = await tracker.find_sent(issue_message())
+    assert found is not None and found.message_id == "acme/app#1"
+    assert await tracker.send(issue_message()) == found and len(fake.issues) == 121
+
+
 async def test_a_timeout_during_create_is_maybe_delivered(fake: FakeGitHub, make: Any) -> None:
     tracker = make(fake.token, fake.repository, fake.url, timeout=0.3)
     fake.hang_next_create = 2.0
