@@ -63,3 +63,29 @@ def test_bad_schedule_numbers_are_clear_errors(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load({name: value})
     assert load({name: "5"}) is not None
+
+
+def test_tracker_settings_are_checked_and_pick_a_default() -> None:
+    from adapters.config import ConfigError, load, tracker_target_problem
+
+    assert tracker_target_problem("github", "acme/app") is None
+    assert "owner/name" in (tracker_target_problem("github", "acme") or "")
+    assert "project key" in (tracker_target_problem("jira", "proj") or "")
+    assert tracker_target_problem("linear", "ENG") is None
+    one = load({"LINEAR_API_KEY": "k", "LINEAR_TEAM": "ENG"}, dotenv=False)
+    assert one.tracker_kinds() == {"linear"} and one.default_tracker() == "linear:ENG"
+    both = {"LINEAR_API_KEY": "k", "LINEAR_TEAM": "ENG", "GITHUB_TOKEN": "t",
+            "GITHUB_REPOSITORY": "acme/app"}
+    assert load(both, dotenv=False).default_tracker() is None  # which one? TRACKER says
+    assert load({**both, "TRACKER": "github"}, dotenv=False).default_tracker() == "github:acme/app"
+    for env, message in (({"JIRA_URL": "https://acme.atlassian.net"}, "JIRA_EMAIL, JIRA_API_TOKEN"),
+                         ({"GITHUB_REPOSITORY": "acme"}, "GITHUB_REPOSITORY"),
+                         ({"TRACKER": "gitlab"}, "TRACKER must be"),
+                         ({"TRACKER": "jira"}, "TRACKER=jira needs"),
+                         ({"GITHUB_API_URL": "ftp://x"}, "GITHUB_API_URL must be")):
+        try:
+            load(env, dotenv=False)
+        except ConfigError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"{env} was accepted")
