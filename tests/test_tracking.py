@@ -96,7 +96,11 @@ async def test_accept_files_one_issue_with_what_discovery_found(tracked) -> None
     assert (r.issue_ref, r.issue_label) == ("acme/app#1", "acme/app#1")
     # The card, the list and the digest show it.
     assert "acme/app#1" in await chat.reply_text("pat", "requests")
-    assert "acme/app#1" in await chat.reply_text("pat", "digest")
+    link = "https://tracker.example/acme/app/issues/1"
+    assert f"acme/app#1 {link}" in await chat.reply_text("pat", "digest")
+    assert f"acme/app#1 {link}" in await chat.reply_text("sam", "home")
+    started = await chat.say("pat", "start 1")  # the requester hears it with the card
+    assert f"*Issue:* acme/app#1 {link}" in told(started, "sam")
     # `track` of a filed request does not file it again.
     assert "already filed: acme/app#1" in await chat.reply_text("pat", f"track {number}")
     assert len(tracker.issues()) == 1

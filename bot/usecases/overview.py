@@ -25,7 +25,7 @@ from bot.text import age, mention
 from bot.turn import Command, Turn
 from bot.usecases import voices
 from bot.usecases.voices import voice_buttons
-from bot.views import blocker_item, blocker_line, request_line
+from bot.views import blocker_item, blocker_line, issue_line, request_line
 
 AGING_DAYS = 2.0  # a blocker older than this is "aging" on the producers' overview
 _PERIOD_WORDS = {"daily": "day", "weekly": "week", "today": "day"}
@@ -97,7 +97,7 @@ async def cmd_home(turn: Turn, args: str) -> None:
         return [found[r.number].summary] if found[r.number].people > 1 else []
 
     def line(r: Request, *details: str) -> str:
-        issue = [r.issue_label] if r.issue_label else []
+        issue = [issue_line(r)] if r.issue_label else []  # its key and link
         return request_line(r.number, r.title, *details, *people(r), *issue)
 
     voiced = set(await uow.voices.by_user(turn.team, turn.user))
