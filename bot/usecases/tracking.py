@@ -7,10 +7,12 @@ Filing is an outbox effect like any message (adapters/trackers/base.py): the dis
 it and, in the same commit that marks it sent, hands the tracker's answer to `filed`, so an
 issue is recorded on its request exactly once. A webhook is an inbound event like any message:
 stored in the inbox under its delivery id (a redelivery, or a second replica receiving it,
-stops there) and handled by `changed`.
+stops there) and handled by `requests.tracker_changed`, where the request's other moves are.
 """
 
 from __future__ import annotations
+
+import logging
 
 from bot.model import (
     NO_TRACKER,
@@ -27,6 +29,8 @@ from bot.text import one_line, parse_number
 from bot.turn import Command, Trackers, Turn
 from bot.usecases import blockers
 from bot.views import issue_line, kind_of, named
+
+log = logging.getLogger(__name__)
 
 
 async def project_for(uow: UnitOfWork, team: Team, trackers: Trackers) -> str | None:
@@ -88,12 +92,15 @@ async def _body(turn: Turn, request: Request) -> tuple[Section, ...]:
         sections.append(Section(a["coping"], "How they cope today"))
     if a.get("success"):
         sections.append(Section(a["success"], "How we will know it worked"))
+    # Its conversation: the thread it was filed in, or the message that opened it.
     where, key = place_of(request)
     posted = await uow.posted.find(team, key) if key else None
-    message = posted[1] if posted else request.thread
-    link = turn.trackers.links.get(team.platform, lambda _w, _m: None)(
-        where.in_thread(None) if posted is None else Where(
-            team.platform, team.tenant, posted[0]), message)
+    if posted:
+        where, message = Where(team.platform, team.tenant, posted[0]), posted[1]
+    else:
+        where, message = where.in_thread(None), request.thread
+    to_chat = turn.trackers.links.get(team.platform)
+    link = to_chat(where, message) if to_chat else None
     origin = (f"*{name(request.requester)}* asked for this on {request.created_at:%Y-%m-%d} "
               f"(request #{request.number} in {team.platform.capitalize()})")
     if link and not request.private:
@@ -111,11 +118,10 @@ async def cmd_track(turn: Turn, args: str) -> None:
     if number is None:
         await blockers.cmd_track(turn, args)
         return
-    parsed = (number, "")
     if not turn.is_producer:
         await turn.deny("file requests in the tracker")
         return
-    request = await turn.request(parsed[0])
+    request = await turn.request(number)
     if request is None:
         return
     n = request.number
@@ -143,7 +149,8 @@ async def filed(uow: UnitOfWork, message: Outgoing, ref: str | None, label: str 
     """The tracker filed the issue: record it on the request and say so in its conversation."""
     team, number = message.where.team, int((message.key or "").rsplit(":", 1)[-1])
     request = await uow.requests.get(team, number)
-    if request is None or not ref:
+    if request is None or not ref:  # an adapter always names the issue it filed
+        log.error("request #%s of %s: filed, but the tracker named no issue", number, team)
         return
     request.issue_project = message.where.channel
     request.issue_ref, request.issue_label, request.issue_link = ref, label or ref, link
