@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bot.core import Core
 from bot.digest import build_digest, render_text
-from bot.model import Outgoing, RequestState, Role, Verdict, Where
+from bot.model import Demo, Outgoing, RequestState, Role, Verdict, Where
 from storage.tables import DemoRow
 from tests.conftest import NOW, Harness, flatten
 from tests.test_core import file_request, request
@@ -238,3 +238,19 @@ async def test_the_digest_lists_what_awaits_acceptance_with_its_age(chat: Harnes
     await chat.say("sam", "solved 1")
     async with chat.db.uow() as uow:
         assert (await build_digest(uow, chat.team, "week", NOW)).awaiting_confirmation == ()
+
+
+async def test_the_demo_number_is_recorded_once_however_many_try_at_once(chat: Harness) -> None:
+    """The unique key under the use case: units of work recording the same number at once (on
+    PostgreSQL the later ones wait for the first to commit, then find it there)."""
+
+    async def record(by: str) -> bool:
+        async with chat.db.uow() as uow:
+            await uow.tenants.ensure(chat.team)
+            added = await uow.demos.add(Demo(chat.team, 1, NOW, by, (1,)))
+            await uow.commit()
+            return added
+
+    results = await asyncio.gather(*(record(f"p{i}") for i in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    assert await demos(chat) == 1
