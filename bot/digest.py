@@ -53,6 +53,8 @@ class RequestLine:
     created_at: datetime | None = None
     merged_into: int | None = None
     issue: str | None = None  # its issue in the team's tracker: "acme/app#12 https://..."
+    delivered: str | None = None  # how long ago it was delivered ("3d"), once it was
+    success: str | None = None  # "How will we know it worked?": the acceptance check
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ class Digest:
     resolved_blockers: tuple[BlockerLine, ...]  # resolved within the period
     requests_by_state: tuple[tuple[str, tuple[RequestLine, ...]], ...]  # open states, in order
     waiting_for_decision: tuple[RequestLine, ...]
-    awaiting_confirmation: tuple[RequestLine, ...]  # delivered, requester has not answered
+    # Awaiting acceptance: delivered, the requester has not answered; the oldest delivery first
+    awaiting_confirmation: tuple[RequestLine, ...]
     solved: tuple[RequestLine, ...]  # outcomes accepted within the period
     new_requests: int
     new_blockers: int
@@ -133,7 +136,9 @@ def _request_line(r: Request, now: datetime, evidence: dict[int, Evidence]) -> R
     return RequestLine(r.number, r.title, r.state.value, r.requester, r.problem,
                        age(r.created_at, now), reopened, r.problem_unclear,
                        evidence.get(r.number, Evidence()), r.created_at, r.merged_into,
-                       issue_line(r) if r.issue_label else None)
+                       issue_line(r) if r.issue_label else None,
+                       age(r.delivered_at, now) if r.delivered_at else None,
+                       r.answers.get("success"))
 
 
 def _by_voices(r: Request, evidence: dict[int, Evidence]) -> tuple[int, datetime]:
@@ -209,8 +214,9 @@ async def build_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, 
                 (r for r in open_requests if r.state == RequestState.READY_FOR_REVIEW),
                 key=lambda r: _by_voices(r, evidence))),
         awaiting_confirmation=tuple(
-            _request_line(r, now, evidence) for r in open_requests
-            if r.state == RequestState.DELIVERED),
+            _request_line(r, now, evidence) for r in sorted(
+                (r for r in open_requests if r.state == RequestState.DELIVERED),
+                key=lambda r: r.delivered_at or r.created_at)),
         solved=tuple(_request_line(r, now, evidence) for r in closed
                      if r.state == RequestState.SOLVED),
         merged=tuple(_request_line(r, now, evidence) for r in closed
@@ -250,6 +256,13 @@ def _request_text(r: RequestLine, with_problem: bool = True) -> str:
     return line
 
 
+def _awaiting_text(r: RequestLine) -> str:
+    """`• #3 *CSV export* (@sam) delivered 3d ago`, and the requester's own check."""
+    line = f"{_request_text(r, False)} delivered {r.delivered or '?'} ago"
+    return line + (f"\n    Check: {one_line(r.success, 140)}" if r.success
+                   else "\n    Check: _none given_")
+
+
 def _highlight_text(h: Highlight) -> str:
     parts = [one_line(h.moved, 140)] if h.moved else []
     if h.blocks:
@@ -272,11 +285,13 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
         return ()
     sections = []
     decisions = [_request_text(r) for r in d.waiting_for_decision]
-    decisions += [f"{_request_text(r, False)} delivered; waiting for the requester to confirm"
-                  for r in d.awaiting_confirmation]
     if decisions:
         sections.append(Section(_capped(decisions, "`requests` lists them"),
                                 title="Decisions needed"))
+    if d.awaiting_confirmation:
+        sections.append(Section(_capped([_awaiting_text(r) for r in d.awaiting_confirmation],
+                                        "`requests` lists them"),
+                                title="Awaiting acceptance: delivered, no answer yet"))
     if d.open_blockers:
         sections.append(Section(_capped([_blocker_text(b) for b in d.open_blockers],
                                         "`blockers` lists them all"),

@@ -344,6 +344,36 @@ class Voice:
     merged_from: int | None = None  # came with request #merged_from when it was merged
 
 
+@dataclass(frozen=True)
+class Demo:
+    """A demo the team held (`demo done`): its per-team number, when, which producer recorded
+    it, and the requests shown (delivered since the demo before)."""
+
+    team: Team
+    number: int
+    at: datetime
+    by: str
+    requests: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Someone who added their voice to a request says whether its delivery solved their
+    problem. One per person, request and demo (0: outside any demo); it never moves the
+    request: only its requester's `solved` / `notyet` does."""
+
+    team: Team
+    number: int  # the request's
+    user: str
+    verdict: str  # SOLVED_VERDICT | NOT_YET_VERDICT
+    at: datetime
+    demo: int = 0
+    note: str | None = None
+
+
+SOLVED_VERDICT, NOT_YET_VERDICT = "solved", "not-yet"
+
+
 SCHEDULE_KINDS = ("standup", "standup-summary", "daily-digest", "weekly-digest")
 
 

@@ -15,6 +15,7 @@ from typing import Self
 from bot.model import (
     Blocker,
     BlockerEvent,
+    Demo,
     InboundMessage,
     Member,
     Outgoing,
@@ -25,6 +26,7 @@ from bot.model import (
     StandupAnswer,
     Team,
     TeamSettings,
+    Verdict,
     Voice,
     Where,
 )
@@ -175,6 +177,35 @@ class Voices(ABC):
         """The numbers of the requests the user is a voice on."""
 
 
+class Demos(ABC):
+    """The team's demos and the verdicts of those who added their voice to what was shown."""
+
+    @abstractmethod
+    async def last(self, team: Team) -> Demo | None: ...
+
+    @abstractmethod
+    async def add(self, demo: Demo) -> bool:
+        """Record it; False (nothing changed) when a demo with its number exists, even one
+        another process recorded a moment ago."""
+
+    @abstractmethod
+    async def delivered_since(self, team: Team, since: datetime | None) -> list[Request]:
+        """Requests delivered (still delivered, or since confirmed solved) after `since`, or
+        ever when None, in the order they were delivered."""
+
+    @abstractmethod
+    async def showing(self, team: Team, number: int) -> Demo | None:
+        """The newest demo that showed request #number."""
+
+    @abstractmethod
+    async def put_verdict(self, verdict: Verdict) -> None:
+        """Insert, or replace that person's verdict on that request for that demo."""
+
+    @abstractmethod
+    async def verdicts(self, team: Team, numbers: Sequence[int]) -> list[Verdict]:
+        """The verdicts on these requests, oldest first."""
+
+
 class Standups(ABC):
     @abstractmethod
     async def add(self, answer: StandupAnswer, replaces_since: datetime | None = None) -> None:
@@ -322,6 +353,7 @@ class UnitOfWork(ABC):
     blockers: Blockers
     requests: Requests
     voices: Voices
+    demos: Demos
     standups: Standups
     schedules: Schedules
     runs: Runs

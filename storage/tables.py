@@ -182,6 +182,39 @@ class VoiceRow(Base):
     updated_at: Mapped[datetime]
 
 
+class DemoRow(Base):
+    """A demo the team held. The unique number is what makes two producers' simultaneous
+    `demo done` record one demo."""
+
+    __tablename__ = "demos"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]
+    at: Mapped[datetime]
+    by_user: Mapped[str] = mapped_column(String(128))
+    requests: Mapped[list[int]] = mapped_column(JSON, default=list)  # the numbers shown
+
+
+class VerdictRow(Base):
+    """A voice's word on a delivered request: one per person, request and demo."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("platform", "tenant", "number", "user_id", "demo"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(128))
+    number: Mapped[int]  # the request's
+    user_id: Mapped[str] = mapped_column(String(128))
+    demo: Mapped[int]  # the demo's number; 0: said outside any demo
+    verdict: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
 class StandupRow(Base):
     __tablename__ = "standup_answers"
     __table_args__ = (Index("ix_standups_team_at", "platform", "tenant", "at"),)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import ports
 from storage.delivery import SqlInbox, SqlOutbox
+from storage.demos import SqlDemos
 from storage.repositories import (
     SqlBlockers,
     SqlMembers,
@@ -33,6 +34,7 @@ class SqlUnitOfWork(ports.UnitOfWork):
         self.blockers = SqlBlockers(session)
         self.requests = SqlRequests(session)
         self.voices = SqlVoices(session)
+        self.demos = SqlDemos(session)
         self.standups = SqlStandups(session)
         self.schedules = SqlSchedules(session)
         self.runs = SqlRuns(session)

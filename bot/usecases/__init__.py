@@ -8,6 +8,7 @@
     requests.py   requests, withdraw, solved, notyet; accept, decline, start, deliver; what a
                   tracker's webhook says happened to a request's issue
     tracking.py   track: a request's issue in the team's tracker (filed, reopened, recorded)
+    demos.py      demo, demo done: the agenda, the record and everyone's verdict
     voices.py     metoo (others have the problem too), merge; who hears when a request moves
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
@@ -24,6 +25,7 @@ from bot.turn import Command
 from bot.usecases import (
     blockers,
     confirm,
+    demos,
     discovery,
     edits,
     overview,
@@ -39,6 +41,6 @@ GROUPS = ("Blockers", "Requests", "Standups and digests", "For producers", "Help
 
 COMMANDS: tuple[Command, ...] = tuple(sorted(
     (*blockers.COMMANDS, *discovery.COMMANDS, *edits.COMMANDS, *confirm.COMMANDS,
-     *requests.COMMANDS, *tracking.COMMANDS, *voices.COMMANDS, *standups.COMMANDS,
+     *requests.COMMANDS, *demos.COMMANDS, *tracking.COMMANDS, *voices.COMMANDS, *standups.COMMANDS,
      *overview.COMMANDS, *team.COMMANDS),
     key=lambda command: GROUPS.index(command.group)))

@@ -30,7 +30,7 @@ from bot.model import (
 from bot.ports import UnitOfWork
 from bot.text import MAX_TEXT, mention, one_line
 from bot.turn import Command, Turn
-from bot.usecases import tracking
+from bot.usecases import demos, tracking
 from bot.usecases.discovery import withdraw
 from bot.usecases.voices import evidence, sections, tell_voices, voice_buttons
 from bot.views import delivery_actions, plural, private_note, request_line
@@ -212,6 +212,8 @@ async def _outcome(turn: Turn, args: str, solved: bool) -> None:
     if request is None:
         return
     if request.requester != turn.user:
+        if await demos.voice_verdict(turn, request, solved, note[:MAX_TEXT]):
+            return  # recorded as one voice's verdict: the request stays where it is
         await turn.reply(f"Only {mention(request.requester)}, who asked for #{number}, can say "
                          "whether it solved their problem.", private=True)
         return
