@@ -157,10 +157,14 @@ def edit_action(r: Request) -> Action:
         (q.field, q.text, r.answers.get(q.field, "")) for q in DISCOVERY_QUESTIONS))
 
 
-def delivery_actions(r: Request) -> tuple[Action, ...]:
+def delivery_actions(r: Request, voice: bool = False) -> tuple[Action, ...]:
+    """Did the delivery solve it? For the requester, or (`voice`) someone who has the problem
+    too, whose answer is noted without moving the request."""
     return (
-        Action("It solved my problem", f"solved {r.number}", style="primary"),
-        Action("Not yet", f"notyet {r.number}", needs_reason=True),
+        Action("It solves mine too" if voice else "It solved my problem", f"solved {r.number}",
+               style="primary"),
+        Action("Not yet for me" if voice else "Not yet", f"notyet {r.number}",
+               needs_reason=True),
     )
 
 

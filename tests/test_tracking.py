@@ -167,7 +167,9 @@ async def test_closed_as_done_asks_the_requester_with_their_success_criterion(tr
     assert "Did it solve your problem" in question
     assert "reconciliation done in under 30 minutes" in question
     assert "[It solved my problem|solved 1]" in question
-    assert "was delivered" in told(sent, "ana")  # the voice hears it too
+    asked = told(sent, "ana")  # the voice is asked too, against the same check
+    assert "Did it solve the problem for you too?" in asked
+    assert "reconciliation done in under 30 minutes" in asked and "[It solves mine too" in asked
     assert "closed as done by octocat" in "\n".join(o.text for o in sent if o.to_user is None)
     # The same delivery again (a tracker retry, a second replica) changes nothing.
     assert await webhook(chat, "done", delivery="d2") == []

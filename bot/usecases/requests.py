@@ -195,11 +195,15 @@ async def tell_delivered(turn: Turn, request: Request, note: str) -> None:
         await turn.reply(question, actions=delivery_actions(request))
     else:
         await turn.tell(request.requester, question, actions=delivery_actions(request))
+    # Each voice is asked too, against the same check: their answer is recorded as theirs
+    # (bot.usecases.demos.voice_verdict) and never moves the request.
     await tell_voices(turn, request, f"Request #{request.number} ({one_line(request.title, 80)}),"
                       " which you added your voice to, was delivered"
                       + (f": {one_line(note, 200)}" if note else ".")
-                      + f" {mention(request.requester)} will confirm whether it solved the "
-                      "problem; if it doesn't solve yours, tell a producer.")
+                      + " Did it solve the problem for you too?"
+                      + (f" {mention(request.requester)} said we would know it worked when: "
+                         f"{one_line(success, 300)}" if success else ""),
+                      actions=delivery_actions(request, voice=True))
 
 
 async def _outcome(turn: Turn, args: str, solved: bool) -> None:

@@ -265,7 +265,7 @@ async def _carry_voices(turn: Turn, source: Request, target: Request) -> list[st
 
 
 async def tell_voices(turn: Turn, request: Request, text: str, *,
-                      skip: Iterable[str] = ()) -> None:
+                      skip: Iterable[str] = (), actions: tuple[Action, ...] = ()) -> None:
     """Tell everyone who added their voice to the request, once each: never the person acting,
     the requester (told in their own words) or anyone in `skip` (told already); a private
     request only to those who may see it."""
@@ -278,7 +278,7 @@ async def tell_voices(turn: Turn, request: Request, text: str, *,
         if voice.user in done or not request.shown_to(voice.user, voice.user in producers):
             continue
         done.add(voice.user)
-        await turn.tell(voice.user, text)
+        await turn.tell(voice.user, text, actions=actions)
 
 
 def voice_buttons(requests: Iterable[Request], limit: int = 5) -> tuple[Action, ...]:
