@@ -124,6 +124,12 @@ def _check_envelope(data: Mapping[str, Any]) -> None:
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
             raise BadPayload("event is not an object with a type")
         _check_ids(event, "event.")
+        # An edit or a deletion carries the message itself; Bolt looks for its user there too.
+        for key in ("message", "previous_message"):
+            inner = event.get(key)
+            if inner is not None and not isinstance(inner, dict):
+                raise BadPayload(f"event.{key} is not an object")
+            _check_ids(inner or {}, f"event.{key}.")
     for key in ("authorizations", "response_urls"):
         items = data.get(key)
         if items is not None and not (isinstance(items, list)
