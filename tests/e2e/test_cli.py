@@ -82,16 +82,15 @@ def test_tracker_set_and_show(tmp_path: Path) -> None:
         shown = run(tmp_path, "tracker", "set", "--team", "slack:T1", "github", "acme/other")
         assert shown.returncode == 0, shown.stderr
         assert "slack:T1: github:acme/other (chosen for this team" in shown.stdout
-        run(tmp_path, "tracker", "set", "--team", "slack:T2", "jira", "PROJ")
+        shown = run(tmp_path, "tracker", "set", "--team", "slack:T2", "jira", "PROJ").stdout
+        assert "slack:T2: no tracker (chose jira:PROJ, but this deployment has no jira" in shown
         shown = run(tmp_path, "tracker", "show").stdout
         assert "github  on  GITHUB_TOKEN set; every team files into acme/app" in shown
         assert "no GITHUB_WEBHOOK_SECRET, so the issue's state is not followed" in shown
-        assert "slack:T2: no tracker (chose jira:PROJ, but this deployment has no jira" in shown
-        for args, message in ((["github", "not a repo"], "is not owner/name"),
-                              (["gitlab", "x/y"], "is no tracker")):
-            bad = run(tmp_path, "tracker", "set", "--team", "slack:T1", *args)
-            assert bad.returncode == 2 and message in bad.stderr, bad.stderr
-            assert "Traceback" not in bad.stderr
+        assert "slack:T1: github:acme/other" in shown and "slack:T2: no tracker" in shown
+        bad = run(tmp_path, "tracker", "set", "--team", "slack:T1", "github", "not a repo")
+        assert bad.returncode == 2 and "is not owner/name" in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
     finally:
         for k, v in old.items():
             if v is None:
