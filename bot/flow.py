@@ -52,6 +52,12 @@ def weeks_back(start: datetime, tz: str, weeks: int) -> datetime:
     return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
+def reads_from(start: datetime, end: datetime, tz: str) -> datetime:
+    """How far back the figures of [start, end) look: the four weeks before `start`, and the
+    five weeks of standups up to `end`."""
+    return min(weeks_back(start, tz, WEEKS_BEFORE), weeks_back(end, tz, WEEKS_BEFORE + 1))
+
+
 def last_week(now: datetime, tz: str) -> tuple[datetime, datetime]:
     """The last complete week (Monday to Sunday, local) before `now`."""
     end = week_start(now, tz)
@@ -145,7 +151,7 @@ class Flow:
     filed_before: int  # requests filed in the four weeks before
     problem_stated_before: int  # of those, with a stated problem
     decline_reasons: tuple[tuple[str, int], ...]  # top 5
-    standups: tuple[Turnout, ...]  # the four weeks before, then the period; oldest first
+    standups: tuple[Turnout, ...]  # the five weeks up to `end`, oldest first
     changes: tuple[str, ...]  # the (up to) three figures that moved most, as sentences
     quiet: bool  # no blockers and no requests in the five weeks
 
@@ -350,9 +356,13 @@ def changes(flow: Flow, resolved_now: Sequence[Blocker], top: int = 3) -> tuple[
     average = sum(earlier) / len(earlier) if earlier else 0.0
     if (sum(n for _, n in flow.waiting_on) >= MIN_ITEMS
             and flow.blockers_before >= MIN_ITEMS and average):
-        verb = _verb(flow.blocked_person_days, average)
-        found.append(_Change(_relative(flow.blocked_person_days, average), (
-            f"Blocked person-days {verb}: {flow.blocked_person_days} against {average:.1f} a week "
+        # A period other than a week (`report --since`) is compared per week.
+        days = (local_date(flow.end, flow.timezone) - local_date(flow.start, flow.timezone)).days
+        current = flow.blocked_person_days * 7 / days if days and days != 7 else None
+        value = current if current is not None else flow.blocked_person_days
+        shown = f"{current:.1f} a week" if current is not None else str(value)
+        found.append(_Change(_relative(value, average), (
+            f"Blocked person-days {_verb(value, average)}: {shown} against {average:.1f} a week "
             "the four weeks before; each is a day someone could not do what they planned.")))
     for stage, old in zip(flow.stages, flow.stages_before, strict=True):
         if stage.count >= MIN_ITEMS and old.count >= MIN_ITEMS and stage.median and old.median:
@@ -413,8 +423,9 @@ def compute(team: Team, tz: str, start: datetime, end: datetime, now: datetime,
     declined = [r for r in requests if r.state == RequestState.DECLINED
                 and r.decided_at is not None and start <= r.decided_at < end]
     filed_before = _filed(requests, before_start, start)
-    standup_bounds = bounds + [end]
-    five_weeks_start = min(before_start, start)
+    # Standups week by week: the five weeks up to `end`, whatever the period's length.
+    standup_bounds = [weeks_back(end, tz, k) for k in range(WEEKS_BEFORE + 1, -1, -1)]
+    five_weeks_start = reads_from(start, end, tz)
     quiet = not any(_open_between(b, five_weeks_start, end, now) for b in counted) and not any(
         _touches(r, five_weeks_start, end) for r in requests)
     flow = Flow(

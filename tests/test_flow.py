@@ -385,3 +385,17 @@ async def test_a_shared_channel_reads_figures_without_private_items(db: Database
         mine = await insights.flow_for(uow, TEAM, START, END, NOW, viewer="zed", everything=False)
     assert shared == expected_flow()
     assert ("legal", 1) in producer.waiting_on and ("legal", 1) in mine.waiting_on
+
+
+def test_a_longer_period_compares_per_week_and_keeps_weekly_standups() -> None:
+    two_weeks = figures.compute(TEAM, NY, ny(10, 26), END, NOW, BLOCKERS, REQUESTS, ANSWERS,
+                                MEMBERS)
+    # 26 Oct to 8 Nov: erin 1 + 5, li 5, raj 3 + 1 = 15 person-days; 7.5 a week against the
+    # four weeks from 28 September (0, 3, 0, 3): 1.5 a week.
+    assert two_weeks.blocked_person_days == 15
+    assert two_weeks.blocked_person_days_before == (0, 3, 0, 3)
+    assert two_weeks.changes[0].startswith("Blocked person-days rose: 7.5 a week against 1.5 a "
+                                           "week the four weeks before")
+    # Standups stay week by week, the five weeks up to the end.
+    assert two_weeks.standups == expected_flow().standups
+    assert "Standup participation fell: 2 of 4 (50%) against 62%" in two_weeks.changes[1]

@@ -31,7 +31,7 @@ async def flow_for(uow: UnitOfWork, team: Team, start: datetime, end: datetime, 
     As in the digest, a reader who may not see everything (`everything` False: a shared
     channel) gets figures over what was said where the whole team can read it, plus their own."""
     zone = tz or await team_zone(uow, team)
-    since = figures.weeks_back(start, zone, figures.WEEKS_BEFORE)
+    since = figures.reads_from(start, end, zone)
     blockers = [b for b in await uow.blockers.touching(team, since, end)
                 if b.shown_to(viewer, everything)]
     requests = [r for r in await uow.requests.touching(team, since, end)
