@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
+import json
 import logging
 import signal
 import sys
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,10 +24,10 @@ from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, freeze_startup_heap, serving
 from adapters.train import add_arguments as add_train_arguments
 from adapters.train import train_command
-from bot.digest import PERIODS, build_digest, render_text
+from bot.digest import PERIODS, render_text
 from bot.model import NO_TRACKER, SCHEDULE_KINDS, Role, Schedule, Team
 from bot.relay import utcnow
-from bot.usecases import admin
+from bot.usecases import admin, insights
 from bot.usecases.overview import send_digest
 from storage.db import Database, DatabaseUnreachable
 from storage.migrate import current, upgrade
@@ -105,8 +107,8 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
     now = utcnow()
     async with open_app(settings) as app:
         if not args.send:
-            digest = await app.relay.perform(partial(build_digest, team=team, period=args.period,
-                                                     now=now))
+            digest = await app.relay.perform(partial(insights.digest_with_flow, team=team,
+                                                     period=args.period, now=now))
             print(render_text(digest).replace("*", ""))
             return 0
         if not await app.relay.perform(partial(send_digest, team=team, period=args.period,
@@ -124,6 +126,51 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
             to = f"@{message.to_user}" if message.to_user else message.where.channel
             print(f"producer-bot: not sent to {to}: {why}", file=sys.stderr)
     return 0 if sent else 1
+
+
+async def cmd_report(settings: config.Settings, args: argparse.Namespace) -> int:
+    if args.format == "png":
+        print("producer-bot: --format png is not available yet (the chart is still to come); "
+              "use --format md or json", file=sys.stderr)
+        return 2
+    team = Team.parse(args.team) if args.team else TEAM
+    async with open_app(settings) as app:
+        flow = await app.relay.perform(partial(insights.report, team=team, since=args.since,
+                                               until=args.until, now=utcnow()))
+    if args.format == "json":
+        print(json.dumps(insights.flow_json(flow), indent=2, ensure_ascii=False))
+    else:
+        print(insights.render_markdown(flow), end="")
+    return 0
+
+
+def write_export(rows: list[dict[str, str]], fmt: str, path: str | None) -> None:
+    """One row per item; times ISO in UTC, empty where a stage was not reached."""
+    with contextlib.ExitStack() as stack:
+        out = (stack.enter_context(open(path, "w", newline="", encoding="utf-8"))
+               if path else sys.stdout)
+        if fmt == "json":
+            json.dump(rows, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=insights.EXPORT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+async def cmd_export(settings: config.Settings, args: argparse.Namespace) -> int:
+    team = Team.parse(args.team) if args.team else TEAM
+    since = None
+    async with open_app(settings) as app:
+        if args.since:
+            zone = await app.relay.perform(partial(insights.team_zone, team=team))
+            since = datetime.combine(args.since, datetime.min.time(), ZoneInfo(zone)).astimezone(UTC)
+        rows = await app.relay.perform(partial(insights.export_rows, team=team, since=since,
+                                               now=utcnow()))
+    write_export(rows, args.format, args.out)
+    if args.out:
+        print(f"wrote {len(rows)} row{'s' if len(rows) != 1 else ''} to {args.out}")
+    return 0
 
 
 async def cmd_schedule(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -238,6 +285,23 @@ def parser() -> argparse.ArgumentParser:
                    help="send it (to the producers 1:1, or to --channel) instead of printing")
     g.add_argument("--channel", help="with --send: the channel id to post it in")
     g.set_defaults(run=cmd_digest)
+
+    r = sub.add_parser("report", help="how the process is going: flow figures for a period")
+    r.add_argument("--team", help="PLATFORM:TENANT (default: the console team)")
+    r.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="first day, in the team's zone (default: the last complete week)")
+    r.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="last day, included (default: now with --since, else the last complete week)")
+    r.add_argument("--format", choices=["md", "json", "png"], default="md")
+    r.set_defaults(run=cmd_report)
+
+    x = sub.add_parser("export", help="every blocker and request with the time of each stage")
+    x.add_argument("--team", help="PLATFORM:TENANT (default: the console team)")
+    x.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="only items open or changed since that day (team's zone; default: all)")
+    x.add_argument("--format", choices=["csv", "json"], default="csv")
+    x.add_argument("--out", help="write to this file (default: standard output)")
+    x.set_defaults(run=cmd_export)
 
     sc = sub.add_parser("schedule", help="show or change when standups and digests run")
     sc_sub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")

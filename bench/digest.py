@@ -24,8 +24,8 @@ from pathlib import Path
 from sqlalchemy import event, insert, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.digest import build_digest
 from bot.model import Team
+from bot.usecases.insights import digest_with_flow
 from storage.db import Database, async_url
 from storage.migrate import upgrade
 from storage.tables import BlockerRow, MemberRow, RequestRow, StandupRow, TeamRow
@@ -78,7 +78,7 @@ async def timed_digest(db: Database, counter: StatementCounter, team: Team) -> t
     before = counter.count
     start = time.perf_counter()
     async with db.uow() as uow:
-        await build_digest(uow, team, "week", NOW)
+        await digest_with_flow(uow, team, "week", NOW)
     return time.perf_counter() - start, counter.count - before
 
 
@@ -126,7 +126,7 @@ async def measure(url: str, write: bool) -> str:
     start = time.perf_counter()
     for team in teams:
         async with db.uow() as uow:
-            await build_digest(uow, team, "week", NOW)
+            await digest_with_flow(uow, team, "week", NOW)
     total = time.perf_counter() - start
     per_team_statements = (counter.count - before) / len(teams)
     await db.dispose()

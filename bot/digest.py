@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import classify as rules
+from bot.flow import Flow
 from bot.model import (
     OPEN_REQUEST_STATES,
     Action,
@@ -93,6 +94,9 @@ class Digest:
     private_blockers: int = 0
     private_requests: int = 0
     merged: tuple[RequestLine, ...] = ()  # merged into another request within the period
+    # Weekly only: how the process is going, the last complete week against the four before
+    # (bot.usecases.insights.digest_with_flow adds it).
+    flow: Flow | None = None
 
     @property
     def quiet(self) -> bool:
@@ -280,9 +284,18 @@ def _capped(lines: list[str], rest: str) -> str:
     return "\n".join(lines[:MAX_LINES] + [f"…and {hidden} more ({rest})"])
 
 
+def how_section(d: Digest) -> Section | None:
+    """The weekly "How we're doing": the three figures that moved most, or one line."""
+    if d.flow is None:
+        return None
+    return Section("\n".join(f"• {line}" for line in d.flow.summary), title="How we're doing")
+
+
 def digest_sections(d: Digest) -> tuple[Section, ...]:
+    how = how_section(d)
     if d.quiet:
-        return ()
+        # Nothing open now, but the weeks before may still say something.
+        return (how,) if how and d.flow and not d.flow.quiet else ()
     sections = []
     decisions = [_request_text(r) for r in d.waiting_for_decision]
     if decisions:
@@ -323,6 +336,8 @@ def digest_sections(d: Digest) -> tuple[Section, ...]:
         sections.append(Section(
             f"{' and '.join(counted)} from private conversations. Producers see them in their "
             "own digest (`digest` in a 1:1 chat with me).", title="Not shown here"))
+    if how:
+        sections.append(how)
     return tuple(sections)
 
 

@@ -97,6 +97,11 @@ class Blockers(ABC):
     async def resolved_between(self, team: Team, start: datetime, end: datetime) -> list[Blocker]: ...
 
     @abstractmethod
+    async def touching(self, team: Team, start: datetime, end: datetime) -> list[Blocker]:
+        """Blockers of any status opened before `end` and not resolved (or dismissed) before
+        `start`, in one query, oldest first: what the flow figures of a window read."""
+
+    @abstractmethod
     async def open_in_thread(self, team: Team, channel: str, thread: str) -> list[Blocker]:
         """Open blockers said in that thread, or opened by its first message."""
 
@@ -138,6 +143,11 @@ class Requests(ABC):
     @abstractmethod
     async def changed_between(self, team: Team, start: datetime, end: datetime) -> list[Request]:
         """Closed requests (solved, declined, withdrawn) whose last change falls in the window."""
+
+    @abstractmethod
+    async def touching(self, team: Team, start: datetime, end: datetime) -> list[Request]:
+        """Requests created, made ready, decided, delivered or answered in [start, end), or
+        still open and created before `end`, in one query, by number."""
 
     @abstractmethod
     async def in_direct_discovery(self, team: Team, user: str, channel: str) -> Request | None:

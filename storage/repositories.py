@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ports
 from bot.model import (
+    OPEN_REQUEST_STATES,
     Blocker,
     BlockerEvent,
     BlockerStatus,
@@ -219,6 +220,13 @@ class SqlBlockers(_Repo, ports.Blockers):
         ).order_by(BlockerRow.resolved_at))
         return [_blocker(r) for r in rows.scalars()]
 
+    async def touching(self, team: Team, start: datetime, end: datetime) -> list[Blocker]:
+        rows = await self.session.execute(select(BlockerRow).where(
+            _team_filter(BlockerRow, team), BlockerRow.opened_at < end,
+            or_(BlockerRow.resolved_at.is_(None), BlockerRow.resolved_at >= start),
+        ).order_by(BlockerRow.opened_at, BlockerRow.number))
+        return [_blocker(r) for r in rows.scalars()]
+
     async def open_in_thread(self, team: Team, channel: str, thread: str) -> list[Blocker]:
         rows = await self.session.execute(select(BlockerRow).where(
             _team_filter(BlockerRow, team), BlockerRow.status == BlockerStatus.OPEN.value,
@@ -317,6 +325,16 @@ class SqlRequests(_Repo, ports.Requests):
         rows = await self.session.execute(self._select(team).where(
             RequestRow.state.in_(closed), RequestRow.updated_at >= start,
             RequestRow.updated_at <= end).order_by(RequestRow.number))
+        return [_request(r) for r in rows.scalars()]
+
+    async def touching(self, team: Team, start: datetime, end: datetime) -> list[Request]:
+        stamps = (RequestRow.created_at, RequestRow.ready_at, RequestRow.decided_at,
+                  RequestRow.delivered_at, RequestRow.outcome_at)
+        still_open = and_(RequestRow.state.in_([s.value for s in OPEN_REQUEST_STATES]),
+                          RequestRow.created_at < end)
+        rows = await self.session.execute(self._select(team).where(or_(
+            still_open, *(and_(t >= start, t < end) for t in stamps)),
+        ).order_by(RequestRow.number))
         return [_request(r) for r in rows.scalars()]
 
     async def in_direct_discovery(self, team: Team, user: str, channel: str) -> Request | None:

@@ -285,7 +285,7 @@ async def test_digest_shows_what_was_seeded(chat: Harness) -> None:
     titles = [s.title for s in sent[0].sections]
     # Each item once: the request waiting for a decision is under "Decisions needed" only.
     assert titles == ["Decisions needed", "Open blockers, oldest first", "Blockers resolved this week",
-                      "Delivered and accepted", "Standups"]
+                      "Delivered and accepted", "Standups", "How we're doing"]
     assert text.count(f"#{n1} *CSV export*") == 1
     assert "#2 fixed one (<@erin>, open 5d, resolved by <@erin>)" in text  # not "6d" ago
     assert "• <@erin>: shipping the importer" in text  # the standup's highlight

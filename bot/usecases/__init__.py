@@ -12,6 +12,7 @@
     voices.py     metoo (others have the problem too), merge; who hears when a request moves
     standups.py   standup answers (the scheduler sends the prompts)
     overview.py   digest, home, help; digests sent on a schedule or from the command line
+    insights.py   flow figures (bot.flow) for the weekly digest, `report` and `export`
     team.py       roles, role, away, schedule, timezone, holidays
     chatter.py    words said to the bot that are no command (typos, greetings, plain requests)
     corrections.py  edited and deleted messages

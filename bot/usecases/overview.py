@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.assistant import Assistant
-from bot.digest import PERIODS, build_digest, digest_message
+from bot.digest import PERIODS, digest_message
 from bot.model import (
     OPEN_REQUEST_STATES,
     Action,
@@ -24,6 +24,7 @@ from bot.ports import UnitOfWork, reply_place
 from bot.text import age, mention
 from bot.turn import Command, Turn
 from bot.usecases import voices
+from bot.usecases.insights import digest_with_flow
 from bot.usecases.voices import voice_buttons
 from bot.views import blocker_item, blocker_line, issue_line, request_line
 
@@ -59,7 +60,7 @@ async def send_digest(uow: UnitOfWork, team: Team, period: str, now: datetime, *
             continue
         if message is None:
             # A channel reads the shared view; producers 1:1 read everything.
-            digest = await build_digest(uow, team, period, now, everything=not channel)
+            digest = await digest_with_flow(uow, team, period, now, everything=not channel)
             # One model headline per digest, not per recipient.
             headline = await assistant.summarize(digest, where=place) if assistant else None
             message = with_headline(digest_message(digest, place), headline)
@@ -77,9 +78,9 @@ async def cmd_digest(turn: Turn, args: str) -> None:
         await turn.reply(f"Usage: {turn.usage('digest [day|week]')}", private=True)
         return
     direct = turn.msg.direct
-    digest = await build_digest(turn.uow, turn.team, period, turn.now,
-                                viewer=turn.user if direct else None,
-                                everything=direct and turn.is_producer)
+    digest = await digest_with_flow(turn.uow, turn.team, period, turn.now,
+                                    viewer=turn.user if direct else None,
+                                    everything=direct and turn.is_producer)
     out = digest_message(digest, reply_place(turn.msg))
     await turn.say(with_headline(out, await turn.assistant.summarize(digest, where=out.where)))
 
