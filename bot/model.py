@@ -455,6 +455,8 @@ class Chart:
     def __post_init__(self) -> None:
         if not self.series or any(len(s.values) != len(self.x) for s in self.series):
             raise ValueError("a chart needs a series, each with one value per x label")
+        if self.kind not in ("line", "bar"):
+            raise ValueError(f"a chart is a line or a bar chart, not {self.kind!r}")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ def test_a_chart_needs_a_value_per_label() -> None:
         Chart("t", WEEKS, (Series("a", "days", (1.0,)),), alt="t")
     with pytest.raises(ValueError):
         Chart("t", WEEKS, (), alt="t")
+    with pytest.raises(ValueError):
+        replace(weekly_chart(), kind="pie")
 
 
 @pytest.mark.parametrize("kind", ["line", "bar"])

@@ -93,3 +93,27 @@ async def test_an_ephemeral_answer_shares_no_file(slack: SlackClient) -> None:
     await slack.app.relay.drain()
     assert len(slack.fake.of("chat.postEphemeral")) == 1
     assert slack.fake.of("files.getUploadURLExternal") == []
+
+
+async def test_without_files_write_the_text_goes_alone_and_the_log_says_why(
+        slack: SlackClient, caplog) -> None:  # type: ignore[no-untyped-def]
+    """An app installed before the scope was added: Slack refuses the upload."""
+    import logging
+
+    original = slack.fake._answer
+
+    def no_scope(method, data, token):  # type: ignore[no-untyped-def]
+        if method == "files.getUploadURLExternal":
+            return {"ok": False, "error": "missing_scope", "needed": "files:write"}
+        return original(method, data, token)
+
+    slack.fake._answer = no_scope  # type: ignore[method-assign]
+    await queue(slack, Outgoing(where=Where("slack", "T1", "CGEN"), text="How we're doing",
+                                chart=weekly_chart()))
+    with caplog.at_level(logging.WARNING, logger="adapters.slack.sender"):
+        await slack.app.relay.drain()
+    assert len(slack.fake.of("chat.postMessage")) == 1
+    assert slack.fake.shared_files() == []
+    assert "needs the files:write scope" in caplog.text
+    async with slack.app.db.uow() as uow:
+        assert await uow.outbox.backlog() == 0
