@@ -38,7 +38,7 @@ log = logging.getLogger("producer_bot")
 async def cmd_console(settings: config.Settings, args: argparse.Namespace) -> int:
     is_tty = interactive(sys.stdin)
     holder: dict[str, Console] = {}
-    sender = ConsoleSender(lambda text: holder["console"].write(text))
+    sender = ConsoleSender(lambda text: holder["console"].write(text), settings.chart_dir)
     async with open_app(settings, senders={"console": sender}) as app:
         console = holder["console"] = Console(app.relay, args.user, sys.stdout)
         if args.role:
@@ -117,7 +117,7 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
                   "the digest to a channel", file=sys.stderr)
             return 2
         if team.platform == "console":
-            app.relay.senders["console"] = ConsoleSender(print)
+            app.relay.senders["console"] = ConsoleSender(print, settings.chart_dir)
         build_platforms(app)
         sent = await app.relay.dispatch()
         print(f"sent {sent} message{'s' if sent != 1 else ''}; anything not sent yet is retried "

@@ -22,6 +22,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3000
     log_level: str = "INFO"
+    chart_dir: str = "charts"  # CHART_DIR: where the console saves charts (relative: to the cwd)
     schedule_grace_hours: float = 6.0
     schedule_tick_seconds: float = 30.0
     # Slack
@@ -199,6 +200,7 @@ def load(env: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
         host=_get(env, "HOST") or Settings.host,
         port=int(port_text),
         log_level=(_get(env, "LOG_LEVEL") or "INFO").upper(),
+        chart_dir=_get(env, "CHART_DIR") or Settings.chart_dir,
         slack_bot_token=_get(env, "SLACK_BOT_TOKEN"),
         slack_signing_secret=_get(env, "SLACK_SIGNING_SECRET"),
         slack_app_token=_get(env, "SLACK_APP_TOKEN"),

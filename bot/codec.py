@@ -6,13 +6,15 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from bot.model import Action, InboundMessage, Outgoing, Section, Where
+from bot.model import Action, Chart, InboundMessage, Outgoing, Section, Series, Where
 
 _INBOUND_FIELDS = tuple(f.name for f in fields(InboundMessage))
 _WHERE_FIELDS = tuple(f.name for f in fields(Where))
 _OUTGOING_FIELDS = tuple(f.name for f in fields(Outgoing))
 _SECTION_FIELDS = tuple(f.name for f in fields(Section))
 _ACTION_FIELDS = tuple(f.name for f in fields(Action))
+_CHART_FIELDS = tuple(f.name for f in fields(Chart))
+_SERIES_FIELDS = tuple(f.name for f in fields(Series))
 
 
 def inbound_to_dict(msg: InboundMessage) -> dict[str, Any]:
@@ -49,7 +51,24 @@ def outgoing_from_dict(data: dict[str, Any]) -> Outgoing:
     data["sections"] = tuple(Section(**_known(s, _SECTION_FIELDS))
                              for s in data.get("sections", ()))
     data["actions"] = tuple(_action(a) for a in data.get("actions", ()))
+    # Rows written before charts existed have no "chart": the field's default (None) stands.
+    if data.get("chart") is not None:
+        data["chart"] = _chart(data["chart"])
     return Outgoing(**data)
+
+
+def _chart(data: dict[str, Any]) -> Chart:
+    data = _known(data, _CHART_FIELDS)
+    data["x"] = tuple(data.get("x", ()))
+    data["series"] = tuple(_series(s) for s in data.get("series", ()))
+    return Chart(**data)
+
+
+def _series(data: dict[str, Any]) -> Series:
+    data = _known(data, _SERIES_FIELDS)
+    # JSON has no tuples, and writes 3.0 as 3.0 but a value that was an int as 3: floats again.
+    data["values"] = tuple(None if v is None else float(v) for v in data.get("values", ()))
+    return Series(**data)
 
 
 def _action(data: dict[str, Any]) -> Action:

@@ -7,18 +7,23 @@ walk the engineer, stakeholder and producer through the whole loop without an ac
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import TextIO
 
-from bot.model import InboundMessage, Outgoing, Role, Team, Where
+from adapters.charts import filename, render_png
+from bot.model import Chart, InboundMessage, Outgoing, Role, Team, Where
 from bot.ports import Sender, Sent
 from bot.relay import Relay
 from bot.usecases import people
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "console"
 TEAM = Team(PLATFORM, "local")
@@ -42,7 +47,8 @@ def plain(text: str) -> str:
     return _ITALIC.sub(r"\1", text)
 
 
-def render(out: Outgoing) -> str:
+def render(out: Outgoing, chart: str | None = None) -> str:
+    """The message as terminal text; `chart`: where its chart was saved, or why it was not."""
     if out.to_user:
         head = f"bot → @{out.to_user} (direct): "
     elif out.private_to:
@@ -58,18 +64,44 @@ def render(out: Outgoing) -> str:
         buttons = "  ".join(f"[{a.label}: {a.command}{' <reason>' if a.needs_reason else ''}]"
                             for a in out.actions)
         lines.append("  " + buttons)
+    if out.chart is not None:
+        lines.append(f"  [chart: {plain(out.chart.title)}: {chart}]")
+        lines.append(f"  ({plain(out.chart.alt)})")  # what it shows, for whoever can't open it
     return "\n".join(lines)
 
 
 class ConsoleSender(Sender):
-    def __init__(self, write: Callable[[str], None]) -> None:
+    """Prints messages; a message's chart is saved as a PNG in `chart_dir` (CHART_DIR, else
+    `charts/` under the working directory) and the printed message gives its path."""
+
+    def __init__(self, write: Callable[[str], None], chart_dir: str | Path = "charts") -> None:
         self.write = write
+        self.chart_dir = Path(chart_dir)
         self.count = 0
 
     async def send(self, message: Outgoing) -> Sent:
         self.count += 1
-        self.write(render(message))
+        saved = None
+        if message.chart is not None:
+            name = message.delivery_id or f"console-{self.count}"
+            try:
+                # Drawing is CPU work and writing a file blocks: both off the event loop.
+                saved = str(await asyncio.to_thread(self.save, message.chart, name))
+            except Exception as exc:
+                log.warning("console: the chart %r was not saved: %s", message.chart.title, exc)
+                saved = f"not saved ({type(exc).__name__}: {exc})"
+        self.write(render(message, saved))
         return Sent(message_id=f"console-{self.count}", channel=message.where.channel)
+
+    def save(self, chart: Chart, name: str) -> Path:
+        """Draw the chart and write it to `chart_dir`; its absolute path. A message sent again
+        (the same outbox row) writes the same file."""
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        path = (self.chart_dir / f"{day}-{filename(chart).removesuffix('.png')}-{name}.png")
+        png = render_png(chart)
+        self.chart_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return path.resolve()
 
 
 def to_inbound(line: str, user: str, at: datetime | None = None) -> InboundMessage:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # The fewest scopes that work: post and DM (chat:write, im:write), slash commands, read the
 # messages of channels the bot was invited to and of its DMs, and people's time zones.
 SCOPES = ["chat:write", "commands", "im:write", "channels:history", "groups:history",
-          "im:history", "users:read"]
+          "im:history", "users:read", "files:write"]  # files:write: charts (files_upload_v2)
 
 # Anyone can GET /slack/install, and each visit stores a state row (it lives 10 minutes, until
 # the browser comes back with it). Real installs are a handful; past this many live states the

@@ -6,6 +6,7 @@ MaybeDelivered (Slack may have posted it: look in the history first) or Undelive
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.charts import filename, render_png
 from adapters.config import Settings
 from adapters.slack.render import home_view, message_payload
 from adapters.slack.translate import is_person
@@ -35,6 +37,8 @@ _MAYBE_POSTED_ERRORS = {"internal_error", "fatal_error"}
 _TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "request_timeout"}
 # The bot may not post in that conversation (not a member, private, archived).
 _NOT_THERE_ERRORS = {"not_in_channel", "channel_not_found", "is_archived"}
+MAX_ALT_TEXT = 1000  # files.getUploadURLExternal's alt_txt
+MAX_FILE_TITLE = 250
 
 
 def one_to_one(message: Outgoing, person: str) -> Outgoing:
@@ -137,6 +141,12 @@ class SlackSender(Sender):
         for posted in history.get("messages") or []:
             payload = (posted.get("metadata") or {}).get("event_payload") or {}
             if payload.get("delivery_id") == message.delivery_id:
+                if message.chart is not None:
+                    # The attempt that posted it never got to the chart (it was cut off, or
+                    # timed out, after the post): the chart follows now, the text stays single.
+                    # (Had that process died after the upload and before recording the row as
+                    # sent, the chart would show twice; the text still once.)
+                    await self._upload_chart(client, message, channel, message.where.thread)
                 return Sent(message_id=posted.get("ts"), channel=channel)
         return None
 
@@ -158,13 +168,59 @@ class SlackSender(Sender):
             return Sent()
         channel = await self._channel(client, message)
         thread = message.where.thread
+        # Drawn before the post: a message whose chart cannot be drawn still goes out.
+        png = await self._png(message)
         payload = message_payload(message)
         if message.delivery_id:
             payload["metadata"] = {"event_type": METADATA_EVENT,
                                    "event_payload": {"delivery_id": message.delivery_id}}
         if message.private_to:
+            if message.chart is not None:
+                # A file shared in a channel is everyone's: an ephemeral answer keeps its words.
+                log.info("slack: a chart in an ephemeral message is not uploaded; the text says it")
             await client.chat_postEphemeral(channel=channel, user=message.private_to,
                                             thread_ts=thread, **payload)
             return Sent(channel=channel)
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread, **payload)
-        return Sent(message_id=posted.get("ts"), channel=posted.get("channel") or channel)
+        sent = Sent(message_id=posted.get("ts"), channel=posted.get("channel") or channel)
+        if png is not None:
+            await self._upload_chart(client, message, sent.channel or channel, thread, png)
+        return sent
+
+    @staticmethod
+    async def _png(message: Outgoing) -> bytes | None:
+        if message.chart is None or message.private_to or message.surface == "home":
+            return None
+        try:
+            return await asyncio.to_thread(render_png, message.chart)  # CPU work: off the loop
+        except Exception:
+            log.exception("slack: the chart %r could not be drawn; sending the text without it",
+                          message.chart.title)
+            return None
+
+    async def _upload_chart(self, client: AsyncWebClient, message: Outgoing, channel: str,
+                            thread: str | None, png: bytes | None = None) -> None:
+        """Upload the message's chart into the channel (and thread) it was posted in, with
+        files_upload_v2 (files.getUploadURLExternal, the upload, files.completeUploadExternal).
+
+        The message itself is already posted, so nothing here may fail the send: the outbox
+        would retry the row and post the text twice. A chart that does not get there is logged
+        (most often the app lacks the `files:write` scope) and the text, which says the same
+        in words, stands."""
+        chart = message.chart
+        if chart is None:
+            return
+        try:
+            png = png if png is not None else await asyncio.to_thread(render_png, chart)
+            await client.files_upload_v2(
+                channel=channel, thread_ts=thread, file=png, filename=filename(chart),
+                title=chart.title[:MAX_FILE_TITLE], alt_txt=chart.alt[:MAX_ALT_TEXT])
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error") if hasattr(response, "get") else None
+            hint = " (the app needs the files:write scope)" if error == "missing_scope" else ""
+            log.warning("slack: the chart %r was not uploaded to %s: %s%s; the message was "
+                        "sent without it", chart.title, channel, error, hint)
+        except Exception as exc:
+            log.warning("slack: the chart %r was not uploaded to %s: %s; the message was sent "
+                        "without it", chart.title, channel, f"{type(exc).__name__}: {exc}")

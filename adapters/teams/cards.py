@@ -10,6 +10,7 @@ that needs a reason opens an inline form (Action.ShowCard) with a required text 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,12 @@ CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 # Teams refuses messages over about 100 KB (older clients: 40 KB; some connectors: 28 KB). The
 # bot stays well under the smallest of these so no client ever drops one of its cards.
 MAX_CARD_BYTES = 24_000
+# A card with a chart carries the PNG inline (a data: URL), and is allowed more: Teams takes bot
+# messages up to about 100 KB and recommends staying within 80 KB for delivery to be sure. The
+# words stay within MAX_CARD_BYTES as ever; a chart that would take the card past this is left
+# out (the text and the chart's alt text say the same).
+MAX_CHART_CARD_BYTES = 80_000
+MAX_ALT_TEXT = 1000
 MAX_TEXT_BLOCK = 4000
 MAX_SUMMARY = 300
 MAX_ACTIONS = 6  # what Teams shows in a card's action bar
@@ -194,6 +201,21 @@ def card_for(out: Outgoing, names: Mapping[str, str] | None = None) -> dict[str,
         if size(card) <= MAX_CARD_BYTES or kept == 0:
             return card
         kept -= 1
+
+
+def chart_image(png: bytes, alt: str) -> dict[str, Any]:
+    """The chart as an Image element: inline PNG (a data: URL, no image host needed), its alt
+    text for screen readers, as wide as the card."""
+    return {"type": "Image", "url": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "altText": _cut(alt, MAX_ALT_TEXT), "size": "stretch", "spacing": "Medium"}
+
+
+def with_chart(card: dict[str, Any], png: bytes, alt: str) -> dict[str, Any] | None:
+    """`card` with the chart shown under its first line (the message's text), or None when the
+    card would then be too big for Teams."""
+    body = list(card["body"])
+    charted = {**card, "body": body[:1] + [chart_image(png, alt)] + body[1:]}
+    return charted if size(charted) <= MAX_CHART_CARD_BYTES else None
 
 
 def summary(out: Outgoing, names: Mapping[str, str] | None = None) -> str:

@@ -7,6 +7,7 @@ so a reply, a reminder and a digest all take the same path and the same retries.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import email.utils
 import logging
@@ -26,6 +27,7 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 
+from adapters.charts import render_png
 from adapters.teams import cards
 from adapters.teams.refs import References
 from adapters.teams.translate import CardThread, split_conversation
@@ -165,7 +167,30 @@ class TeamsSender(Sender):
         if message.surface == cards.REQUEST_FORM:
             return message_activity(cards.request_form(), cards.REQUEST_FORM_SUMMARY)
         names = await self.names(team, cards.mentioned_users(message))
-        return message_activity(cards.card_for(message, names), cards.summary(message, names))
+        card = cards.card_for(message, names)
+        if message.chart is not None:
+            card = await self._with_chart(card, message)
+        return message_activity(card, cards.summary(message, names))
+
+    @staticmethod
+    async def _with_chart(card: dict[str, Any], message: Outgoing) -> dict[str, Any]:
+        """The card with the message's chart in it; without it (the text says the same) when it
+        cannot be drawn or would make the message too big for Teams, and the log says which."""
+        chart = message.chart
+        assert chart is not None
+        try:
+            png = await asyncio.to_thread(render_png, chart)  # CPU work: off the event loop
+        except Exception:
+            log.exception("teams: the chart %r could not be drawn; sending the text without it",
+                          chart.title)
+            return card
+        charted = cards.with_chart(card, png, chart.alt)
+        if charted is None:
+            log.warning("teams: the chart %r (%d bytes of PNG) would take the card past %d bytes; "
+                        "sending the text without it", chart.title, len(png),
+                        cards.MAX_CHART_CARD_BYTES)
+            return card
+        return charted
 
     # ---- delivering ---------------------------------------------------------------------------
 

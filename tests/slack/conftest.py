@@ -126,7 +126,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     server = TestServer(fake.app(), host="127.0.0.1", port=0)
     await server.start_server()
-    fake.base_url = str(server.make_url("/api/"))  # type: ignore[attr-defined]
+    fake.base_url = str(server.make_url("/api/"))
     fake.ws_url = str(server.make_url("/socket")).replace("http://", "ws://")
     yield fake
     await server.close()

@@ -17,6 +17,23 @@ from aiohttp import WSMsgType, web
 from slack_sdk.models.blocks import Block
 
 TEAMS_BY_TOKEN = {"xoxb-test": "T1", "xoxb-installed": "T2", "xoxb-other": "T3"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class Upload:
+    """A file on its way in (files.getUploadURLExternal), its bytes once sent to the upload URL,
+    and where files.completeUploadExternal shared it."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    completed: bool = False
 
 
 @dataclass
@@ -51,6 +68,8 @@ class FakeSlack:
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     ws_url: str = ""
+    base_url: str = ""  # the fixture sets it: upload URLs point back at this fake
+    uploads: dict[str, Upload] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -59,6 +78,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self.api)
         app.router.add_get("/api/{method}", self.api)  # users.info and friends are GETs
         app.router.add_get("/socket", self.socket)
+        app.router.add_post("/upload/{file_id}", self.upload)
         return app
 
     # ---- test controls -----------------------------------------------------------------
@@ -68,6 +88,10 @@ class FakeSlack:
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
+
+    def shared_files(self) -> list[Upload]:
+        """The files completeUploadExternal shared, in order."""
+        return [u for u in self.uploads.values() if u.completed]
 
     async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
         """Wait until `condition()` is truthy (re-checked on every call the bot makes)."""
@@ -149,11 +173,65 @@ class FakeSlack:
                 {"type": "message", "ts": c.response["ts"], "text": c.data.get("text"),
                  **({"metadata": c.data["metadata"]} if metadata and c.data.get("metadata") else {})}
                 for c in reversed(posted)][: int(data.get("limit") or 100)]}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(data)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(data)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method in ("views.open", "views.publish"):
             return {"ok": True, "view": {"id": "V1"}}
         return {"ok": False, "error": "unknown_method"}
+
+    # ---- files_upload_v2: files.getUploadURLExternal, the upload, files.completeUploadExternal
+
+    def _upload_url(self, data: dict[str, Any]) -> dict[str, Any]:
+        filename, length = data.get("filename"), str(data.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        alt = data.get("alt_txt")
+        if alt is not None and len(alt) > 1000:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.uploads) + 1:06d}"
+        self.uploads[file_id] = Upload(file_id, filename, int(length), alt)
+        return {"ok": True, "file_id": file_id,
+                "upload_url": self.base_url.replace("/api/", f"/upload/{file_id}")}
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """The upload URL: takes the file's bytes (Slack answers 200 "OK - <length>")."""
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None or upload.data is not None:
+            return web.Response(status=404, text="not found")
+        upload.data = await request.read()
+        if len(upload.data) != upload.length:
+            self.violations.append(f"upload {upload.file_id}: {len(upload.data)} bytes, "
+                                   f"{upload.length} announced")
+        if upload.filename.endswith(".png") and not upload.data.startswith(PNG_SIGNATURE):
+            self.violations.append(f"upload {upload.file_id}: {upload.filename} is not a PNG")
+        self._changed.set()
+        return web.Response(text=f"OK - {len(upload.data)}")
+
+    def _complete_upload(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(data.get("files") or "")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared = []
+        for item in files if isinstance(files, list) else []:
+            upload = self.uploads.get(item.get("id", ""))
+            if upload is None or upload.completed:
+                return {"ok": False, "error": "file_not_found"}
+            if upload.data is None:
+                return {"ok": False, "error": "file_upload_not_found"}  # bytes never sent
+            upload.completed, upload.title = True, item.get("title") or upload.filename
+            upload.channel, upload.thread_ts = data.get("channel_id"), data.get("thread_ts")
+            if not upload.channel:
+                self.violations.append(f"upload {upload.file_id} completed without channel_id: "
+                                       "a private file nobody sees")
+            shared.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
+        if not shared:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "files": shared}
 
     def _check_blocks(self, method: str, data: dict[str, Any]) -> None:
         """Every payload the bot sends must parse and stay within Slack's limits."""

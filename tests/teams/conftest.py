@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -51,6 +52,15 @@ CARD_VALIDATOR = Draft6Validator(CARD_SCHEMA)
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 # Teams refuses messages over ~100 KB (40 KB on older clients, 28 KB through some connectors).
 TEAMS_SIZE_LIMIT = 28_000
+# A card may carry a chart as an inline PNG (a data: URL) on top of that: the whole activity
+# must stay under Teams' ~100 KB (413 MessageSizeTooBig past it).
+TEAMS_MESSAGE_LIMIT = 100_000
+_DATA_URL = re.compile(r'"data:image/[a-z]+;base64,[A-Za-z0-9+/=]*"')
+
+
+def words_size(body: Any) -> int:
+    """The activity's size without its inline images: what the words and buttons take."""
+    return len(_DATA_URL.sub('""', json.dumps(body, ensure_ascii=False)).encode())
 TEAM = Team("teams", TENANT)
 
 
@@ -143,9 +153,12 @@ class FakeConnector:
         self.calls.append(call)
         for card in call.cards:
             problems = card_problems(card)
-            size = len(json.dumps(body, ensure_ascii=False).encode())
-            if size > TEAMS_SIZE_LIMIT:
-                problems.append(f"activity is {size} bytes, over {TEAMS_SIZE_LIMIT}")
+            size, words = len(json.dumps(body, ensure_ascii=False).encode()), words_size(body)
+            if words > TEAMS_SIZE_LIMIT:
+                problems.append(f"activity is {words} bytes without images, over "
+                                f"{TEAMS_SIZE_LIMIT}")
+            if size > TEAMS_MESSAGE_LIMIT:
+                problems.append(f"activity is {size} bytes, over {TEAMS_MESSAGE_LIMIT}")
             self.bad_cards += [f"{request.method} {request.path}: {p}" for p in problems]
         failure = self._failure_for(request.method, request.path)
         if failure is not None:
