@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot import classify as rules
-from bot.flow import Flow
+from bot.chart import Chart, Series
+from bot.flow import Flow, Week
 from bot.model import (
     OPEN_REQUEST_STATES,
     Action,
@@ -356,8 +358,34 @@ def digest_message(d: Digest, where: Where, **kwargs: object) -> Outgoing:
         text=f"{title}: {d.headline}",
         sections=digest_sections(d),
         actions=digest_actions(d),
+        chart=flow_chart(d.flow) if d.flow is not None else None,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def flow_chart(flow: Flow) -> Chart | None:
+    """Time to unblock, week by week (the four weeks before and this one): the picture of the
+    figure producers asked for first. None for a quiet team or weeks with nothing resolved."""
+    weeks = (*flow.unblock_weeks, Week(flow.start, flow.end, flow.unblock))
+    if flow.quiet or not any(w.unblock.count for w in weeks):
+        return None
+    zone = ZoneInfo(flow.timezone)
+    x = tuple(w.start.astimezone(zone).strftime("%b %d").replace(" 0", " ") for w in weeks)
+    median = tuple(_rounded(w.unblock.median) for w in weeks)
+    p85 = tuple(_rounded(w.unblock.p85) for w in weeks)
+
+    def said(values: tuple[float | None, ...]) -> str:
+        return ", ".join(f"{label} {'no data' if v is None else f'{v:g} h'}"
+                         for label, v in zip(x, values, strict=True))
+
+    return Chart("Time to unblock, by week (hours)", x,
+                 (Series("median", "h", median), Series("85th percentile", "h", p85)),
+                 alt=f"Median time to unblock by week: {said(median)}. "
+                     f"85th percentile: {said(p85)}.")
+
+
+def _rounded(hours: float | None) -> float | None:
+    return None if hours is None else round(hours, 1)
 
 
 def render_text(d: Digest) -> str:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.chart import Chart, Series  # noqa: F401  (a message may carry one)
+
 
 @dataclass(frozen=True)
 class Team:
@@ -458,35 +460,6 @@ class Action:
     # A form to fill first, prefilled: (field, label, current value) per input. Submitted, it
     # arrives as the command with `InboundMessage.form` holding the fields.
     form: tuple[tuple[str, str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Series:
-    """One line or set of bars of a chart: `values` has one entry per x label, None where there
-    is no data (drawn as a gap, never as a zero)."""
-
-    label: str
-    unit: str  # "days", "requests", "%": written after each value
-    values: tuple[float | None, ...]
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A small chart in a message, platform-neutral: adapters draw it (adapters/charts.py) and
-    show it as their platform can. `alt` says the same in words, for screen readers,
-    notifications and wherever no image can be shown."""
-
-    title: str
-    x: tuple[str, ...]  # labels along the bottom, e.g. weeks: "Nov 2", "Nov 9"
-    series: tuple[Series, ...]
-    alt: str
-    kind: str = "line"  # "line" | "bar"
-
-    def __post_init__(self) -> None:
-        if not self.series or any(len(s.values) != len(self.x) for s in self.series):
-            raise ValueError("a chart needs a series, each with one value per x label")
-        if self.kind not in ("line", "bar"):
-            raise ValueError(f"a chart is a line or a bar chart, not {self.kind!r}")
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,37 @@ async def test_a_failed_send_says_what_and_why_and_exits_non_zero(
     assert "sent 0 messages" in out
     # Who, and the exception's type and message: never an empty reason.
     assert "not sent to @UPRO: MaybeDelivered: slack 200 internal_error" in err
+
+
+async def test_the_weekly_digest_sent_from_the_command_line_shows_its_chart(
+        tmp_path: Path, fake_slack: FakeSlack) -> None:
+    """A blocker resolved last week: the weekly digest's time-to-unblock chart is uploaded as a
+    PNG into the producer's 1:1 chat, with the figures in words as its alt text."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.flow import last_week
+    from bot.model import Blocker, BlockerStatus
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    await seed(url)
+    start, _ = last_week(datetime.now(UTC), "UTC")
+    db = Database(url)
+    try:
+        async with db.uow() as uow:
+            opened = start + timedelta(days=1)
+            await uow.blockers.add(Blocker(
+                TEAM, await uow.tenants.next_number(TEAM, "blocker"), "staging creds", "UENG",
+                "CGEN", opened, status=BlockerStatus.RESOLVED, resolved_at=opened + timedelta(hours=6),
+                resolved_by="UOPS"))
+            await uow.commit()
+    finally:
+        await db.dispose()
+    code, out, err = await send(tmp_path, fake_slack)
+    assert code == 0, err
+    (posted,) = fake_slack.of("chat.postMessage")
+    assert "How we're doing" in posted.blocks_text()
+    (upload,) = fake_slack.shared_files()
+    assert upload.data is not None and upload.data.startswith(b"\x89PNG")
+    assert upload.channel == posted.response["channel"]
+    assert upload.alt_txt and "Median time to unblock by week" in upload.alt_txt
+    assert "6 h" in upload.alt_txt
