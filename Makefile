@@ -19,8 +19,10 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/producer-bot serve
 
+# On every core (pytest-xdist); the PostgreSQL suite shares one database, so it stays serial and
+# apart (`make test-postgres`).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto -m "not postgres"
 
 # The storage and use-case suites against PostgreSQL (TEST_DATABASE_URL must point at it).
 test-postgres: $(STAMP)
