@@ -24,8 +24,8 @@ from adapters.scheduler import ApsCron
 from adapters.server import build_platforms, freeze_startup_heap, serving
 from adapters.train import add_arguments as add_train_arguments
 from adapters.train import train_command
-from bot.digest import PERIODS, render_text
-from bot.model import NO_TRACKER, SCHEDULE_KINDS, Role, Schedule, Team
+from bot.digest import PERIODS, flow_chart, render_text
+from bot.model import NO_TRACKER, SCHEDULE_KINDS, Chart, Role, Schedule, Team
 from bot.relay import utcnow
 from bot.usecases import admin, insights
 from bot.usecases.overview import send_digest
@@ -128,15 +128,30 @@ async def cmd_digest(settings: config.Settings, args: argparse.Namespace) -> int
     return 0 if sent else 1
 
 
+def _write_png(chart: Chart, out: str | None, chart_dir: str | None) -> Path:
+    """Draw the chart into `out` (or CHART_DIR/<its title>.png); CPU and disk: off the loop."""
+    from adapters.charts import filename, render_png  # matplotlib only when drawing
+
+    path = Path(out or Path(chart_dir or "charts") / filename(chart))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(render_png(chart))
+    return path.resolve()
+
+
 async def cmd_report(settings: config.Settings, args: argparse.Namespace) -> int:
-    if args.format == "png":
-        print("producer-bot: --format png is not available yet (the chart is still to come); "
-              "use --format md or json", file=sys.stderr)
-        return 2
     team = Team.parse(args.team) if args.team else TEAM
     async with open_app(settings) as app:
         flow = await app.relay.perform(partial(insights.report, team=team, since=args.since,
                                                until=args.until, now=utcnow()))
+    if args.format == "png":
+        chart = flow_chart(flow)
+        if chart is None:
+            print("producer-bot: nothing to draw: no blocker was resolved in the period or the "
+                  "four weeks before it", file=sys.stderr)
+            return 1
+        path = await asyncio.to_thread(_write_png, chart, args.out, settings.chart_dir)
+        print(f"wrote {path}: {chart.alt}")
+        return 0
     if args.format == "json":
         print(json.dumps(insights.flow_json(flow), indent=2, ensure_ascii=False))
     else:
@@ -292,7 +307,9 @@ def parser() -> argparse.ArgumentParser:
                    help="first day, in the team's zone (default: the last complete week)")
     r.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD",
                    help="last day, included (default: now with --since, else the last complete week)")
-    r.add_argument("--format", choices=["md", "json", "png"], default="md")
+    r.add_argument("--format", choices=["md", "json", "png"], default="md",
+                   help="png: the time-to-unblock chart of the weekly digest, written to --out")
+    r.add_argument("--out", help="with --format png: the file (default: CHART_DIR/<title>.png)")
     r.set_defaults(run=cmd_report)
 
     x = sub.add_parser("export", help="every blocker and request with the time of each stage")

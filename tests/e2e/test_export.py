@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.e2e.test_cli import run
@@ -65,9 +65,15 @@ def test_export_csv_has_one_row_per_item_and_a_column_per_stage(tmp_path: Path) 
     assert items[2]["confirmed"] == solved["confirmed"]
 
 
-def test_report_png_is_not_there_yet_and_bad_dates_are_clear(tmp_path: Path) -> None:
-    png = run(tmp_path, "report", "--format", "png")
-    assert png.returncode == 2 and "not available yet" in png.stderr
+def test_report_png_draws_the_chart_and_bad_dates_are_clear(tmp_path: Path) -> None:
+    png = run(tmp_path, "report", "--format", "png")  # nothing resolved: nothing to draw
+    assert png.returncode == 1 and "nothing to draw" in png.stderr
+    run(tmp_path, "console", "--user", "pat", stdin=HISTORY)
+    today = datetime.now(UTC).date().isoformat()  # the console team's zone is UTC
+    png = run(tmp_path, "report", "--format", "png", "--since", today, "--out", "week.png")
+    assert png.returncode == 0, png.stderr
+    assert (tmp_path / "week.png").read_bytes().startswith(b"\x89PNG")
+    assert "Median time to unblock by week" in png.stdout
     bad = run(tmp_path, "report", "--since", "2026-11-09", "--until", "2026-11-01")
     assert bad.returncode == 2 and "is not before" in bad.stderr and "Traceback" not in bad.stderr
     quiet = run(tmp_path, "report")
