@@ -20,6 +20,8 @@ dispatcher's leases, retries and "may it have been delivered?" checks apply to i
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +64,27 @@ def defuse(text: str) -> str:
     "producer-bot-" in it, so a marker quoted in a problem statement or a `notyet` note can
     never make a later effect look done already."""
     return text.replace(MARKER_PREFIX, "producer-bot\u2060-")
+
+
+def signed(secret: str | bytes, body: bytes, hex_digest: str | None) -> bool:
+    """Is `hex_digest` the HMAC-SHA256 of `body` under `secret`? (GitHub, Jira and Linear all
+    sign this way, each in its own header.) Constant-time; False for a missing secret."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    if not key or not hex_digest:
+        return False
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, hex_digest.strip().lower())
+
+
+def json_object(body: bytes, tracker: str) -> dict:  # type: ignore[type-arg]
+    """A webhook body as the JSON object every tracker sends; ValueError for anything else."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a {tracker} webhook body: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"not a {tracker} webhook body: not an object")
+    return payload
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -38,8 +37,10 @@ from adapters.trackers.base import (
     Tracker,
     TrackerChange,
     Webhook,
+    json_object,
     marker,
     project_ref,
+    signed,
 )
 from bot.model import Outgoing, Section
 from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
@@ -355,17 +356,13 @@ class GitHubWebhook(Webhook):
             given = _header(headers, "X-Hub-Signature-256")
             if not self._secret or not given:
                 return False
-            return hmac.compare_digest(sign(self._secret, body).encode(), given.strip().encode())
+            return given.strip().startswith("sha256=") and signed(
+                self._secret, body, given.strip().removeprefix("sha256="))
         except Exception:
             return False
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TrackerChange]:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"not a GitHub webhook body: {exc}") from None
-        if not isinstance(payload, dict):
-            raise ValueError("not a GitHub webhook body: not an object")
+        payload = json_object(body, "GitHub")
         event = _header(headers, "X-GitHub-Event")
         if event != "issues":
             return []  # ping, issue_comment, push, ...: nothing the bot follows

@@ -12,8 +12,6 @@ hookdeck.com's and trigger.dev's Jira webhook pages):
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
@@ -24,7 +22,16 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.trackers import base
-from adapters.trackers.base import Tracker, TrackerChange, Webhook, defuse, marker, project_ref
+from adapters.trackers.base import (
+    Tracker,
+    TrackerChange,
+    Webhook,
+    defuse,
+    json_object,
+    marker,
+    project_ref,
+    signed,
+)
 from bot.model import Outgoing, Section
 from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
 
@@ -309,19 +316,14 @@ class JiraWebhook(Webhook):
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
         try:
             given = _header(headers, "X-Hub-Signature") or ""
-            if not self._secret or not given.startswith("sha256="):
-                return False
-            expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
-            return hmac.compare_digest(given.removeprefix("sha256=").lower(), expected)
+            return given.startswith("sha256=") and signed(
+                self._secret, body, given.removeprefix("sha256="))
         except Exception:
             return False
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TrackerChange]:
-        try:
-            payload = json.loads(body)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"not JSON: {exc}") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("webhookEvent"), str):
+        payload = json_object(body, "Jira")
+        if not isinstance(payload.get("webhookEvent"), str):
             raise ValueError("not a Jira webhook: no webhookEvent")
         if payload["webhookEvent"] != "jira:issue_updated":
             return []  # created, deleted, comments, sprints...: nothing the bot follows

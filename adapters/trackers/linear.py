@@ -16,8 +16,6 @@ Shapes used here, checked against public material (see tests/trackers/payloads/l
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import time
@@ -30,7 +28,16 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportConnectionFailed, TransportError, TransportQueryError
 
 from adapters.trackers import base
-from adapters.trackers.base import Tracker, TrackerChange, Webhook, defuse, marker, project_ref
+from adapters.trackers.base import (
+    Tracker,
+    TrackerChange,
+    Webhook,
+    defuse,
+    json_object,
+    marker,
+    project_ref,
+    signed,
+)
 from bot.model import Outgoing
 from bot.ports import MaybeDelivered, RetryLater, Sent, Undeliverable
 
@@ -334,10 +341,7 @@ class LinearWebhook(Webhook):
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
         try:
             signature = _header(headers, "linear-signature")
-            if not signature or not self.secret:
-                return False
-            expected = hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, signature.strip().lower()):
+            if not signed(self.secret, body, signature):
                 return False
             # The signature covers the body, so its timestamp is trustworthy: a replay of an
             # old delivery is refused even though it is signed.
@@ -348,12 +352,8 @@ class LinearWebhook(Webhook):
             return False
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[TrackerChange]:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"not a Linear webhook body: {exc}") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str) \
-                or not isinstance(payload.get("action"), str):
+        payload = json_object(body, "Linear")
+        if not isinstance(payload.get("type"), str) or not isinstance(payload.get("action"), str):
             raise ValueError("not a Linear webhook body: no type/action")
         if payload["type"] != "Issue" or payload["action"] != "update":
             return []

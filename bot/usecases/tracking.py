@@ -144,10 +144,15 @@ async def cmd_track(turn: Turn, args: str) -> None:
 # ---- what the tracker answered (called by the dispatcher, see bot.relay.dispatch.OnSent) -----
 
 
+def _number(message: Outgoing) -> int:
+    """The request a tracker effect is about: its key is "issue:<n>"."""
+    return int((message.key or "").rsplit(":", 1)[-1])
+
+
 async def filed(uow: UnitOfWork, message: Outgoing, ref: str | None, label: str | None,
                 link: str | None) -> None:
     """The tracker filed the issue: record it on the request and say so in its conversation."""
-    team, number = message.where.team, int((message.key or "").rsplit(":", 1)[-1])
+    team, number = message.where.team, _number(message)
     request = await uow.requests.get(team, number)
     if request is None or not ref:  # an adapter always names the issue it filed
         log.error("request #%s of %s: filed, but the tracker named no issue", number, team)
@@ -167,7 +172,7 @@ async def not_filed(uow: UnitOfWork, message: Outgoing, error: str) -> None:
     team = message.where.team
     producers = [m.user for m in await uow.members.list(team) if m.role == Role.PRODUCER]
     if message.surface == "issue":
-        number = int((message.key or "").rsplit(":", 1)[-1])
+        number = _number(message)
         request = await uow.requests.get(team, number)
         if request is not None and not request.issue_ref:
             request.issue_project = None  # `track` may try again
